@@ -1,0 +1,1 @@
+"""Torch and Keras 3 layers built from PennyLane QNodes."""
