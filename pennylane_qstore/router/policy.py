@@ -1,0 +1,110 @@
+"""Routing policy v1: picks the first target of each tape's fallback chain.
+
+Rules, first match wins (thresholds measured with ``benchmarks/routing.py``, see docs/router.md):
+
+1. ``backprop`` derivatives -> ``backprop_targets`` (targets that keep the autodiff graph).
+2. ``adjoint`` derivatives -> ``adjoint_targets``.
+3. Sampled tapes, when the user lists ``shots_targets`` (e.g. ``("ionq",)``) -> those.
+4. At least ``wide_wires`` wires -> ``wide_targets`` (multi-threaded C++ state vectors).
+5. Broadcasted tapes (parameter batches) -> ``broadcast_targets`` (NumPy broadcasting).
+6. Everything else -> ``small_targets``.
+
+Names that are not registered or not available here are skipped, so a policy can name optional
+targets such as ``lightning.gpu`` or ``engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TapeInfo:
+    """What the policy knows about one tape.
+
+    Attributes:
+        num_wires: Wires the tape acts on.
+        shots: Total shots, ``None`` when analytic.
+        broadcast: Parameter-broadcasting batch size, ``None`` when not broadcasted.
+        gradient_method: Device derivative method in use (``"adjoint"``, ``"backprop"``) or ``None``.
+    """
+
+    num_wires: int
+    shots: int | None
+    broadcast: int | None
+    gradient_method: str | None
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """Ordered target preferences of each routing rule (see the module docstring).
+
+    Attributes:
+        wide_wires: Wire count from which a tape counts as wide.
+        backprop_targets: Preference order for ``backprop`` derivatives.
+        adjoint_targets: Preference order for ``adjoint`` derivatives.
+        shots_targets: If non-empty, sampled tapes go to these first (opt-in, e.g. hardware).
+        wide_targets: Preference order for wide tapes.
+        broadcast_targets: Preference order for broadcasted tapes that are not wide.
+        small_targets: Preference order for everything else.
+    """
+
+    wide_wires: int = 16
+    backprop_targets: tuple[str, ...] = ("default.qubit",)
+    adjoint_targets: tuple[str, ...] = ("lightning.gpu", "lightning.qubit", "default.qubit")
+    shots_targets: tuple[str, ...] = ()
+    wide_targets: tuple[str, ...] = ("lightning.gpu", "qsim", "lightning.qubit")
+    broadcast_targets: tuple[str, ...] = ("default.qubit",)
+    small_targets: tuple[str, ...] = ("lightning.qubit", "default.qubit")
+
+    def __post_init__(self) -> None:
+        if self.wide_wires < 1:
+            raise ValueError(f"wide_wires must be a positive integer, got {self.wide_wires}.")
+
+    def preferences(self, info: TapeInfo) -> tuple[str, tuple[str, ...]]:
+        """Return ``(reason, preferred targets)`` of the first rule matching ``info``."""
+        if info.gradient_method == "backprop":
+            return "backprop", self.backprop_targets
+        if info.gradient_method == "adjoint":
+            return "adjoint", self.adjoint_targets
+        if info.shots is not None and self.shots_targets:
+            return "sampled, shots_targets", self.shots_targets
+        if info.num_wires >= self.wide_wires:
+            return f"wide: {info.num_wires} >= {self.wide_wires} wires", self.wide_targets
+        if info.broadcast is not None:
+            return f"broadcast x{info.broadcast}", self.broadcast_targets
+        return "small", self.small_targets
+
+    def chain(
+        self, info: TapeInfo, usable: Sequence[str], fallbacks: Sequence[str]
+    ) -> tuple[str, list[str]]:
+        """Return ``(reason, fallback chain)`` for a tape.
+
+        Args:
+            info: The tape's description.
+            usable: Targets that may be chosen (registered, available, allowed for this mode).
+            fallbacks: Targets to append after the preferred ones, in order.
+        """
+        reason, preferred = self.preferences(info)
+        chain: list[str] = []
+        for name in (*preferred, *fallbacks):
+            if name in usable and name not in chain:
+                chain.append(name)
+        return reason, chain
+
+
+_default_policy = RoutingPolicy()
+
+
+def default_policy() -> RoutingPolicy:
+    """Return the policy routers use when none is given."""
+    return _default_policy
+
+
+def set_default_policy(policy: RoutingPolicy) -> None:
+    """Replace the policy used by routers created without ``policy=`` from now on."""
+    global _default_policy
+    if not isinstance(policy, RoutingPolicy):
+        raise TypeError(f"Expected a RoutingPolicy, got {type(policy).__name__}.")
+    _default_policy = policy
