@@ -1,0 +1,434 @@
+"""Framework-agnostic execution of a circuit on a batch: outputs and vector-Jacobian products.
+
+The Torch and Keras layers are thin adapters over :class:`BatchExecutor`. One call runs the
+circuit for every row of an input batch and returns a :class:`BatchResult` whose ``vjp`` maps a
+cotangent of the outputs to gradients for the inputs *and* every weight, with the gradient
+method asked for.
+
+Execution happens in two stages so that device work can run concurrently safely:
+
+1. In the calling thread, the QNode's function builds one tape per chunk of the batch (PennyLane
+   records operations in a global queue, so this stage never runs in worker threads). The
+   classical map ``(inputs, weights) -> gate parameters`` is traced with autograd.
+2. Each chunk's tapes are executed (and later differentiated) through ``qml.execute``, in worker
+   threads when ``async_execution`` is on. Gradients with respect to the gate parameters are then
+   chained back through the classical map.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import inspect
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pennylane as qml
+from autograd.tracer import Box, getval
+from pennylane.devices import ExecutionConfig
+
+GRADIENT_METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff", "spsa")
+"""Gradient methods accepted by every layer."""
+
+_EXACT_METHODS = ("backprop", "adjoint")
+
+VJPFunction = Callable[[np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Outputs of one batch and the function that pulls a cotangent back to inputs and weights.
+
+    Attributes:
+        outputs: Array of shape ``(batch, n_outputs)``, float64.
+        vjp: ``vjp(dy) -> (d_inputs, {name: d_weight})`` for ``dy`` shaped like ``outputs``;
+            ``None`` when the batch was executed without gradients.
+    """
+
+    outputs: np.ndarray
+    vjp: VJPFunction | None
+
+
+def validate_gradient_method(method: str) -> str:
+    """Return ``method`` if it is a known gradient method, else raise ``ValueError``."""
+    if method not in GRADIENT_METHODS:
+        raise ValueError(
+            f"Unknown gradient_method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}."
+        )
+    return method
+
+
+def validate_inputs(inputs: Any) -> tuple[np.ndarray, bool]:
+    """Check a batch of features and return it as a float64 ``(batch, features)`` array.
+
+    Args:
+        inputs: Array-like of shape ``(features,)`` or ``(batch, features)``.
+
+    Returns:
+        The 2-D array and whether the input was a single unbatched sample.
+
+    Raises:
+        ValueError: On a rank other than 1 or 2, zero features, or NaN/inf values.
+    """
+    array = np.asarray(inputs, dtype=np.float64)
+    if array.ndim not in (1, 2):
+        raise ValueError(
+            f"Quantum layer inputs must have shape (features,) or (batch, features); got shape "
+            f"{array.shape}. Flatten the trailing dimensions first, e.g. x.reshape(len(x), -1)."
+        )
+    unbatched = array.ndim == 1
+    array = array.reshape(1, -1) if unbatched else array
+    if array.shape[1] == 0:
+        raise ValueError("Quantum layer inputs have 0 features; pass at least one feature.")
+    if not np.all(np.isfinite(array)):
+        rows = np.unique(np.nonzero(~np.isfinite(array))[0]).tolist()
+        raise ValueError(
+            f"Quantum layer inputs contain NaN or inf (batch rows {rows[:10]}); clean or impute "
+            "the data before the quantum layer."
+        )
+    return array, unbatched
+
+
+def validate_weight_shapes(
+    func: Callable[..., Any], weight_shapes: Mapping[str, int | Sequence[int]]
+) -> dict[str, tuple[int, ...]]:
+    """Check ``weight_shapes`` against the signature of a QNode's function.
+
+    The function must take an ``inputs`` argument; every other argument without a default value
+    must be a weight named in ``weight_shapes``, and every name in ``weight_shapes`` must be an
+    argument.
+
+    Returns:
+        The shapes normalised to tuples of ints.
+    """
+    params = inspect.signature(func).parameters
+    if "inputs" not in params:
+        raise TypeError(
+            f"The QNode function {func.__name__}{inspect.signature(func)} must take an argument "
+            "named 'inputs' that receives the batch of features."
+        )
+    unknown = sorted(set(weight_shapes) - set(params))
+    if unknown:
+        raise ValueError(
+            f"weight_shapes names {unknown}, which are not arguments of "
+            f"{func.__name__}{inspect.signature(func)}."
+        )
+    missing = [
+        name
+        for name, p in params.items()
+        if name != "inputs"
+        and name not in weight_shapes
+        and p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if missing:
+        raise ValueError(
+            f"Arguments {missing} of {func.__name__} have no entry in weight_shapes; add their "
+            "shapes, e.g. weight_shapes={" + ", ".join(f"{m!r}: (2, 3)" for m in missing) + "}."
+        )
+    if "inputs" in weight_shapes:
+        raise ValueError("'inputs' receives the batch and cannot be a weight in weight_shapes.")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, shape in weight_shapes.items():
+        shape_t = (int(shape),) if isinstance(shape, int | np.integer) else tuple(map(int, shape))
+        if any(s < 0 for s in shape_t):
+            raise ValueError(f"weight_shapes[{name!r}] = {shape_t} has a negative dimension.")
+        shapes[name] = shape_t
+    return shapes
+
+
+def resolve_gradient_method(
+    method: str, device: Any, shots: Any, prefer: Sequence[str] = ("adjoint", "backprop")
+) -> str:
+    """Turn ``"best"`` into a concrete method for ``device`` and check the method fits ``shots``.
+
+    ``best`` picks the first method of ``prefer`` (default: ``adjoint`` with device
+    vector-Jacobian products, then ``backprop``) that the device supports analytically, else
+    ``parameter-shift``.
+    """
+    validate_gradient_method(method)
+    analytic = shots is None
+    if method == "best":
+        if not analytic:
+            return "parameter-shift"
+        for candidate in prefer:
+            config = ExecutionConfig(gradient_method=candidate, interface="autograd")
+            try:
+                if device.supports_derivatives(config):
+                    return candidate
+            except Exception:  # a device that cannot answer does not support it
+                continue
+        return "parameter-shift"
+    if method in _EXACT_METHODS and not analytic:
+        raise ValueError(
+            f"gradient_method={method!r} needs analytic execution (shots=None); with shots use "
+            "'parameter-shift', 'finite-diff' or 'spsa'."
+        )
+    return method
+
+
+@dataclass
+class _Chunk:
+    """Tapes of one chunk with numeric parameters, and the classical map's VJP."""
+
+    tapes: list[qml.tape.QuantumScript]
+    trainable: list[list[int]]
+    shapes: list[list[tuple[int, ...]]]
+    rows: list[int]
+    classical_vjp: Callable[[np.ndarray], tuple[np.ndarray, tuple[np.ndarray, ...]]] | None
+    params: np.ndarray
+
+
+_POOL_LOCK = threading.Lock()
+_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _thread_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """Return a process-wide thread pool with ``workers`` threads (shared, never pickled)."""
+    with _POOL_LOCK:
+        if workers not in _POOLS:
+            _POOLS[workers] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="qstore-layers"
+            )
+        return _POOLS[workers]
+
+
+class BatchExecutor:
+    """Executes a QNode on a batch of inputs and returns outputs plus a VJP function.
+
+    This is the single place where a batch is executed (forward and backward) for every layer.
+
+    Args:
+        qnode: QNode whose function takes ``inputs`` and the weights as keyword arguments.
+        weight_names: Names of the weight arguments, in the order the layer stores them.
+        gradient_method: One of :data:`GRADIENT_METHODS`.
+        spsa_epsilon: Finite-difference step of SPSA.
+        spsa_num_directions: Random directions averaged per SPSA estimate.
+        seed: Seed of the SPSA direction sampler.
+        async_execution: Split the batch into chunks executed concurrently in threads.
+        max_workers: Threads (and chunks) used by ``async_execution``; default ``os.cpu_count()``.
+        prefer: Exact methods tried in order when resolving ``"best"``.
+    """
+
+    def __init__(
+        self,
+        qnode: qml.QNode,
+        weight_names: Sequence[str],
+        *,
+        gradient_method: str = "best",
+        spsa_epsilon: float = 0.01,
+        spsa_num_directions: int = 1,
+        seed: int | None = None,
+        async_execution: bool = False,
+        max_workers: int | None = None,
+        prefer: Sequence[str] = ("adjoint", "backprop"),
+    ) -> None:
+        if spsa_epsilon <= 0:
+            raise ValueError(f"spsa_epsilon must be > 0, got {spsa_epsilon}.")
+        if spsa_num_directions < 1:
+            raise ValueError(f"spsa_num_directions must be >= 1, got {spsa_num_directions}.")
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers}.")
+        method = validate_gradient_method(gradient_method)
+        if method == "best" and isinstance(qnode.diff_method, str) and qnode.diff_method != "best":
+            method = validate_gradient_method(qnode.diff_method)
+        self.qnode = qnode
+        self.weight_names = tuple(weight_names)
+        self.shots = qnode.shots if qnode.shots else None
+        self.gradient_method = resolve_gradient_method(method, qnode.device, self.shots, prefer)
+        self.spsa_epsilon = float(spsa_epsilon)
+        self.spsa_num_directions = int(spsa_num_directions)
+        self.async_execution = bool(async_execution)
+        self.max_workers = int(max_workers or os.cpu_count() or 1)
+        self._rng = np.random.default_rng(seed)
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ public API
+    def execute(
+        self, inputs: Any, weights: Mapping[str, Any], *, with_vjp: bool = True
+    ) -> BatchResult:
+        """Run the circuit for every row of ``inputs``.
+
+        Args:
+            inputs: Float array of shape ``(batch, features)``, already validated.
+            weights: Weight arrays keyed by name.
+            with_vjp: Also prepare the vector-Jacobian product (costs the classical trace).
+
+        Returns:
+            The outputs ``(batch, n_outputs)`` and, if asked, the VJP function.
+        """
+        x = np.asarray(inputs, dtype=np.float64)
+        w = tuple(np.asarray(weights[name], dtype=np.float64) for name in self.weight_names)
+        chunks = [self._build_chunk(x, w, rows, with_vjp) for rows in self._split(len(x))]
+        runs = self._map(self._run_chunk, [(c, with_vjp) for c in chunks])
+        outputs = np.concatenate([out for out, _ in runs], axis=0)
+        if not with_vjp:
+            return BatchResult(outputs, None)
+
+        def vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            dy = np.asarray(dy, dtype=np.float64).reshape(outputs.shape)
+            jobs = [(q_vjp, dy[c.rows]) for c, (_, q_vjp) in zip(chunks, runs, strict=True)]
+            d_params = self._map(lambda job: job[0](job[1]), jobs)
+            d_x = np.zeros_like(x)
+            d_w = [np.zeros_like(a) for a in w]
+            for chunk, dp in zip(chunks, d_params, strict=True):
+                if chunk.classical_vjp is None:
+                    continue
+                cx, cw = chunk.classical_vjp(dp)
+                d_x[chunk.rows] += cx
+                for acc, g in zip(d_w, cw, strict=True):
+                    acc += g
+            return d_x, dict(zip(self.weight_names, d_w, strict=True))
+
+        return BatchResult(outputs, vjp)
+
+    async def execute_async(
+        self, inputs: Any, weights: Mapping[str, Any], *, with_vjp: bool = True
+    ) -> BatchResult:
+        """Awaitable :meth:`execute`: runs in a worker thread so the event loop stays free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, lambda: self.execute(inputs, weights, with_vjp=with_vjp)
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _split(self, batch: int) -> list[list[int]]:
+        """Row indices of each chunk: one chunk, or ``max_workers`` chunks when async."""
+        n_chunks = min(self.max_workers, batch) if self.async_execution else 1
+        size = math.ceil(batch / max(n_chunks, 1))
+        return [list(range(i, min(i + size, batch))) for i in range(0, batch, size)]
+
+    def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """Apply ``fn`` to every item, concurrently in threads when async and worthwhile."""
+        if self.async_execution and len(items) > 1:
+            return list(_thread_pool(self.max_workers).map(fn, items))
+        return [fn(item) for item in items]
+
+    def _tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
+        """Build the tapes of a chunk (batch dimension expanded unless backprop)."""
+        kwargs = dict(zip(self.weight_names, w, strict=True))
+        tape = qml.workflow.construct_tape(self.qnode, level="user")(inputs=x, **kwargs)
+        if tape.batch_size is not None and self.gradient_method != "backprop":
+            tapes, _ = qml.transforms.broadcast_expand(tape)
+            return list(tapes)
+        return [tape]
+
+    def _build_chunk(
+        self, x: np.ndarray, w: tuple[np.ndarray, ...], rows: list[int], with_vjp: bool
+    ) -> _Chunk:
+        """Stage 1 (calling thread): build tapes and trace the classical parameter map."""
+        x_chunk = x[rows]
+        captured: dict[str, Any] = {}
+
+        def classical(xc: Any, *wc: Any) -> Any:
+            tapes = self._tapes_for(xc, wc)
+            captured["tapes"] = tapes
+            flat = []
+            captured["trainable"], captured["shapes"] = [], []
+            for tape in tapes:
+                params = tape.get_parameters(trainable_only=False)
+                idx = [i for i, p in enumerate(params) if isinstance(p, Box)]
+                captured["trainable"].append(idx)
+                captured["shapes"].append([np.shape(getval(params[i])) for i in idx])
+                flat.extend(anp.ravel(params[i]) for i in idx)
+            return anp.concatenate(flat) if flat else anp.zeros(0)
+
+        if with_vjp:
+            vjp_fn, flat_params = autograd.make_vjp(classical, argnum=tuple(range(1 + len(w))))(
+                x_chunk, *w
+            )
+        else:
+            flat_params, vjp_fn = np.asarray(classical(x_chunk, *w)), None
+
+        def classical_vjp(dp: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+            grads = vjp_fn(dp)
+            return grads[0], tuple(grads[1:])
+
+        numeric = []
+        for tape in captured["tapes"]:
+            values = [getval(p) for p in tape.get_parameters(trainable_only=False)]
+            numeric.append(tape.bind_new_parameters(values, list(range(len(values)))))
+        return _Chunk(
+            tapes=numeric,
+            trainable=captured["trainable"],
+            shapes=captured["shapes"],
+            rows=rows,
+            classical_vjp=classical_vjp if vjp_fn is not None else None,
+            params=np.asarray(getval(flat_params), dtype=np.float64),
+        )
+
+    def _device(self) -> Any:
+        """The device for the current thread: the QNode's own, or a private copy in a worker.
+
+        Simulators such as ``lightning.qubit`` keep their state vector on the device object, so
+        concurrent chunks must not share one instance. Copies of a seeded device get fresh seeds
+        so that shot noise differs between chunks.
+        """
+        if threading.current_thread() is threading.main_thread() or not self.async_execution:
+            return self.qnode.device
+        device = getattr(self._local, "device", None)
+        if device is None:
+            device = copy.deepcopy(self.qnode.device)
+            if isinstance(getattr(device, "_rng", None), np.random.Generator):
+                device._rng = np.random.default_rng(self._rng.integers(2**63))
+            self._local.device = device
+        return device
+
+    def _gradient_kwargs(self) -> dict[str, Any]:
+        """Extra arguments of the gradient transform (SPSA step, directions and sampler)."""
+        if self.gradient_method == "spsa":
+            return {
+                "h": self.spsa_epsilon,
+                "num_directions": self.spsa_num_directions,
+                "sampler_rng": self._rng,
+            }
+        return {}
+
+    def _run_chunk(
+        self, job: tuple[_Chunk, bool]
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
+        """Stage 2 (any thread): execute the chunk's tapes; return outputs and a parameter VJP."""
+        chunk, with_vjp = job
+
+        def quantum(p: Any) -> Any:
+            tapes, offset = [], 0
+            for tape, idx, shapes in zip(chunk.tapes, chunk.trainable, chunk.shapes, strict=True):
+                values = []
+                for shape in shapes:
+                    size = int(np.prod(shape))
+                    values.append(anp.reshape(p[offset : offset + size], shape))
+                    offset += size
+                tapes.append(tape.bind_new_parameters(values, idx) if idx else tape)
+            results = qml.execute(
+                tapes,
+                self._device(),
+                diff_method=self.gradient_method if with_vjp else None,
+                interface="autograd" if with_vjp else None,
+                device_vjp=with_vjp and self.gradient_method == "adjoint",
+                gradient_kwargs=self._gradient_kwargs(),
+            )
+            return anp.concatenate(
+                [_flatten_result(r, t) for r, t in zip(results, tapes, strict=True)], axis=0
+            )
+
+        if not with_vjp or chunk.params.size == 0:
+            out = np.asarray(getval(quantum(chunk.params)), dtype=np.float64)
+            zero = np.zeros_like(chunk.params)
+            return out, (lambda _dy: zero) if with_vjp else None
+        vjp_fn, out = autograd.make_vjp(quantum)(chunk.params)
+        return np.asarray(out, dtype=np.float64), vjp_fn
+
+
+def _flatten_result(result: Any, tape: qml.tape.QuantumScript) -> Any:
+    """Turn one tape's result into rows ``(batch, n_outputs)``: measurements concatenated."""
+    batch = tape.batch_size or 1
+    parts = result if len(tape.measurements) > 1 else (result,)
+    return anp.concatenate([anp.reshape(part, (batch, -1)) for part in parts], axis=1)
