@@ -1,0 +1,607 @@
+"""A local stand-in for IonQ's v0.4 REST API that simulates the circuits it receives.
+
+Start it from Python::
+
+    with LocalIonQServer(latency=0.2) as srv:
+        dev = qml.device("qstore.ionq", wires=2, shots=1000, api_url=srv.url, api_key=srv.api_key)
+
+or from a shell with ``qstore ionq-server --port 8000``. Faults can be injected with
+:meth:`LocalIonQServer.inject` so clients can be tested on every recovery path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from pennylane_qstore.ionq.pricing import AZURE_RATES, QPU_BACKENDS, RateCard, job_cost
+from pennylane_qstore.ionq.simulate import (
+    CircuitError,
+    gate_counts,
+    simulate_probabilities,
+    validate_circuit,
+)
+
+API_PREFIX = "/v0.4"
+BACKEND_QUBITS = {
+    "simulator": 29,
+    "qpu.aria-1": 25,
+    "qpu.aria-2": 25,
+    "qpu.forte-1": 36,
+    "qpu.forte-enterprise-1": 36,
+}
+# Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
+NOISE_MODELS = {
+    "ideal": (0.0, 0.0),
+    "aria-1": (0.0006, 0.006),
+    "aria-2": (0.0006, 0.006),
+    "forte-1": (0.0002, 0.004),
+    "forte-enterprise-1": (0.0002, 0.004),
+}
+MAX_SHOTS = 1_000_000
+MIN_SHOTS_ERROR_MITIGATION = 500
+FAULT_KINDS = ("5xx", "429", "drop", "fail_job")
+
+
+class ApiError(Exception):
+    """An HTTP error answer of the local server."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Fault:
+    kind: str
+    remaining: int
+    methods: tuple[str, ...]
+    status: int = 503
+    retry_after: float = 1.0
+    code: str = "SimulationError"
+
+
+@dataclass
+class _Job:
+    id: str
+    payload: dict[str, Any]
+    created: float
+    circuits: list[dict[str, Any]]
+    gate_counts: list[tuple[int, int]]
+    estimated_cost: float
+    child_ids: list[str] = field(default_factory=list)
+    probabilities: list[dict[str, float]] = field(default_factory=list)
+    canceled: bool = False
+    failure: dict[str, str] | None = None
+    parent: str | None = None
+
+
+class LocalIonQServer:
+    """A threaded HTTP server speaking IonQ's v0.4 job API on 127.0.0.1.
+
+    Args:
+        api_key: The key clients must send as ``Authorization: apiKey KEY``.
+        host: Interface to bind.
+        port: Port to bind; 0 picks a free one (see :attr:`url`).
+        latency: Seconds added to every request before it is answered.
+        queue_time: Seconds a job waits (``ready`` then ``started``) before it completes.
+        seed: Seed for sampled results of jobs that send no ``noise.seed``.
+        max_simulated_qubits: Largest register the local simulator accepts.
+        max_circuits_per_job: Largest number of circuits in one multi-circuit job.
+        rates: Rate card for cost estimates.
+    """
+
+    def __init__(
+        self,
+        api_key: str = "qstore-local-key",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        queue_time: float = 0.0,
+        seed: int | None = None,
+        max_simulated_qubits: int = 20,
+        max_circuits_per_job: int = 1000,
+        rates: RateCard = AZURE_RATES,
+    ) -> None:
+        self.api_key = api_key
+        self.latency = latency
+        self.queue_time = queue_time
+        self.max_simulated_qubits = max_simulated_qubits
+        self.max_circuits_per_job = max_circuits_per_job
+        self.rates = rates
+        self.requests: list[tuple[str, str]] = []
+        self._seed = np.random.SeedSequence(seed)
+        self._jobs: dict[str, _Job] = {}
+        self._order: list[str] = []
+        self._sessions: dict[str, dict[str, Any]] = {}
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL to pass as ``api_url`` (ends in ``/v0.4``)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}{API_PREFIX}"
+
+    def start(self) -> LocalIonQServer:
+        """Serve in a background thread and return ``self``."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (used by the CLI)."""
+        try:
+            self._httpd.serve_forever()
+        finally:
+            self._httpd.server_close()
+
+    def __enter__(self) -> LocalIonQServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- inspection and fault injection ------------------------------------------------------
+    @property
+    def job_count(self) -> int:
+        """Number of top-level jobs created so far."""
+        with self._lock:
+            return len(self._order)
+
+    def job_payloads(self) -> list[dict[str, Any]]:
+        """Return the payloads of the top-level jobs, oldest first."""
+        with self._lock:
+            return [self._jobs[job_id].payload for job_id in self._order]
+
+    def inject(
+        self,
+        kind: str,
+        count: int = 1,
+        *,
+        methods: tuple[str, ...] = ("GET", "POST", "PUT"),
+        status: int = 503,
+        retry_after: float = 1.0,
+        code: str = "SimulationError",
+    ) -> None:
+        """Make the next ``count`` matching requests (or jobs) misbehave.
+
+        Args:
+            kind: ``"5xx"`` answers ``status`` without acting; ``"429"`` answers 429 with a
+                ``Retry-After`` of ``retry_after`` seconds; ``"drop"`` creates the job of a
+                ``POST /jobs`` and then closes the connection without an answer; ``"fail_job"``
+                makes the next submitted jobs end ``failed`` with failure ``code``.
+            count: How many requests or jobs are affected.
+            methods: HTTP methods the ``5xx`` and ``429`` faults apply to.
+            status: Status code for ``5xx``.
+            retry_after: Seconds announced by ``429``.
+            code: Failure code of ``fail_job``.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; choose one of {', '.join(FAULT_KINDS)}")
+        methods = ("POST",) if kind in ("drop", "fail_job") else methods
+        fault = _Fault(kind, count, tuple(methods), status, retry_after, code)
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self, kinds: tuple[str, ...], method: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind in kinds and method in fault.methods and fault.remaining > 0:
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    # -- job logic ---------------------------------------------------------------------------
+    def _status(self, job: _Job) -> str:
+        if job.canceled:
+            return "canceled"
+        if job.payload.get("dry_run"):
+            return "completed"
+        elapsed = time.monotonic() - job.created
+        if elapsed < self.queue_time / 2:
+            return "ready"
+        if elapsed < self.queue_time:
+            return "started"
+        return "failed" if job.failure else "completed"
+
+    def _job_view(self, job: _Job) -> dict[str, Any]:
+        status = self._status(job)
+        payload = job.payload
+        n1, n2 = (sum(c[i] for c in job.gate_counts) for i in (0, 1))
+        view: dict[str, Any] = {
+            "id": job.id,
+            "type": payload["type"] if job.parent is None else "ionq.circuit.v1",
+            "name": payload.get("name"),
+            "status": status,
+            "backend": payload["backend"],
+            "shots": payload.get("shots", 100),
+            "qubits": payload["input"]["qubits"],
+            "metadata": payload.get("metadata", {}),
+            "session_id": payload.get("session_id"),
+            "dry_run": bool(payload.get("dry_run", False)),
+            "noise": payload.get("noise", {"model": "ideal"}),
+            "settings": payload.get("settings", {}),
+            "submitted_at": job.created,
+            "stats": {
+                "qubits": payload["input"]["qubits"],
+                "circuits": len(job.circuits),
+                "gate_counts": {"1q": n1, "2q": n2},
+            },
+        }
+        if job.parent is not None:
+            view["parent_job_id"] = job.parent
+        if job.child_ids:
+            view["child_job_ids"] = list(job.child_ids)
+        if status == "failed" and job.failure:
+            view["failure"] = dict(job.failure)
+        if status == "completed" and not payload.get("dry_run"):
+            view["results"] = {
+                "probabilities": {"url": f"{API_PREFIX}/jobs/{job.id}/results/probabilities"}
+            }
+        return view
+
+    def _validate(self, payload: Any) -> None:
+        if not isinstance(payload, dict):
+            raise ApiError(400, "request body must be a JSON object")
+        kind = payload.get("type")
+        if kind not in ("ionq.circuit.v1", "ionq.multi-circuit.v1"):
+            raise ApiError(
+                400, f"type must be 'ionq.circuit.v1' or 'ionq.multi-circuit.v1', got {kind!r}"
+            )
+        backend = payload.get("backend")
+        if backend not in BACKEND_QUBITS:
+            raise ApiError(
+                400, f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_QUBITS)}"
+            )
+        shots = payload.get("shots", 100)
+        if not isinstance(shots, int) or isinstance(shots, bool) or not 1 <= shots <= MAX_SHOTS:
+            raise ApiError(400, f"shots must be an integer in [1, {MAX_SHOTS}], got {shots!r}")
+        settings = payload.get("settings", {}) or {}
+        debias = (settings.get("error_mitigation") or {}).get("debiasing", False)
+        if debias and shots < MIN_SHOTS_ERROR_MITIGATION:
+            raise ApiError(
+                400,
+                f"error mitigation (debiasing) needs at least {MIN_SHOTS_ERROR_MITIGATION} "
+                f"shots, got {shots}",
+            )
+        model = (payload.get("noise") or {}).get("model", "ideal")
+        if model not in NOISE_MODELS:
+            raise ApiError(
+                400, f"unknown noise model {model!r}; choose one of {', '.join(NOISE_MODELS)}"
+            )
+        data = payload.get("input")
+        if not isinstance(data, dict):
+            raise ApiError(400, "missing 'input' object")
+        qubits = data.get("qubits")
+        if not isinstance(qubits, int) or qubits < 1:
+            raise ApiError(400, f"input.qubits must be a positive integer, got {qubits!r}")
+        if qubits > BACKEND_QUBITS[backend]:
+            raise ApiError(
+                400,
+                f"{backend} has {BACKEND_QUBITS[backend]} qubits; the job asks for {qubits}",
+            )
+        if qubits > self.max_simulated_qubits:
+            raise ApiError(
+                400,
+                f"the local server simulates at most {self.max_simulated_qubits} qubits; "
+                f"the job asks for {qubits}",
+            )
+        circuits = self._circuits(payload)
+        if kind == "ionq.multi-circuit.v1" and len(circuits) > self.max_circuits_per_job:
+            raise ApiError(
+                400,
+                f"a multi-circuit job holds at most {self.max_circuits_per_job} circuits, "
+                f"got {len(circuits)}",
+            )
+        gateset = data.get("gateset", "qis")
+        for number, circuit in enumerate(circuits):
+            try:
+                validate_circuit(circuit["circuit"], gateset, qubits)
+            except CircuitError as err:
+                raise ApiError(400, f"circuit {number}: {err}") from None
+            if (
+                gateset == "native"
+                and "aria" in backend
+                and any(gate["gate"] == "zz" for gate in circuit["circuit"])
+            ):
+                raise ApiError(400, f"circuit {number}: {backend} has no native 'zz' gate")
+
+    @staticmethod
+    def _circuits(payload: dict[str, Any]) -> list[dict[str, Any]]:
+        data = payload["input"]
+        if payload["type"] == "ionq.circuit.v1":
+            if "circuit" not in data:
+                raise ApiError(400, "ionq.circuit.v1 jobs need input.circuit")
+            return [{"name": payload.get("name"), "circuit": data["circuit"]}]
+        circuits = data.get("circuits")
+        if not isinstance(circuits, list) or not circuits:
+            raise ApiError(400, "ionq.multi-circuit.v1 jobs need a non-empty input.circuits")
+        if not all(isinstance(c, dict) and "circuit" in c for c in circuits):
+            raise ApiError(400, "each entry of input.circuits needs a 'circuit' list")
+        return circuits
+
+    def _results(self, payload: dict[str, Any], circuits: list[dict[str, Any]]) -> list[dict]:
+        data = payload["input"]
+        gateset, qubits = data.get("gateset", "qis"), data["qubits"]
+        backend = payload["backend"]
+        noise = payload.get("noise") or {}
+        model = noise.get("model", "ideal") if backend == "simulator" else backend[4:]
+        shots = payload.get("shots", 100)
+        if "seed" in noise:
+            rng = np.random.default_rng(noise["seed"])
+        else:
+            with self._lock:
+                rng = np.random.default_rng(self._seed.spawn(1)[0])
+        error_1q, error_2q = NOISE_MODELS[model]
+        results = []
+        for circuit in circuits:
+            probs = simulate_probabilities(circuit["circuit"], gateset, qubits)
+            if model != "ideal":
+                n1, n2 = gate_counts(circuit["circuit"])
+                fidelity = (1 - error_1q) ** n1 * (1 - error_2q) ** n2
+                probs = fidelity * probs + (1 - fidelity) / probs.size
+                probs = rng.multinomial(shots, probs / probs.sum()) / shots
+            results.append({str(k): float(p) for k, p in enumerate(probs) if p > 1e-14})
+        return results
+
+    def create_job(self, payload: Any) -> _Job:
+        """Validate, price and simulate a job payload; return the stored job."""
+        self._validate(payload)
+        circuits = self._circuits(payload)
+        counts = [gate_counts(c["circuit"]) for c in circuits]
+        debias = ((payload.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
+        cost = job_cost(
+            payload["backend"], payload.get("shots", 100), counts, bool(debias), self.rates
+        )
+        session_id = payload.get("session_id")
+        if session_id is not None:
+            self._charge_session(session_id, cost)
+        probs = [] if payload.get("dry_run") else self._results(payload, circuits)
+        fault = self._take_fault(("fail_job",), "POST")
+        failure = None if fault is None else {"code": fault.code, "error": "injected failure"}
+        job = _Job(str(uuid.uuid4()), payload, time.monotonic(), circuits, counts, cost)
+        job.probabilities, job.failure = probs, failure
+        if payload["type"] == "ionq.multi-circuit.v1":
+            for circuit, count, result in zip(
+                circuits, counts, probs or [{}] * len(circuits), strict=True
+            ):
+                child = _Job(
+                    str(uuid.uuid4()),
+                    {**payload, "name": circuit.get("name")},
+                    job.created,
+                    [circuit],
+                    [count],
+                    job_cost(payload["backend"], payload.get("shots", 100), [count], bool(debias)),
+                    probabilities=[result],
+                    failure=failure,
+                    parent=job.id,
+                )
+                job.child_ids.append(child.id)
+                with self._lock:
+                    self._jobs[child.id] = child
+        with self._lock:
+            self._jobs[job.id] = job
+            self._order.append(job.id)
+        return job
+
+    def _charge_session(self, session_id: str, cost: float) -> None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                raise ApiError(404, f"session {session_id} not found")
+            settings = session["settings"]
+            limit = (settings.get("cost_limit") or {}).get("value")
+            if limit is not None and session["spent"] + cost > limit:
+                raise ApiError(
+                    400,
+                    f"session {session_id} cost limit {limit} would be exceeded: spent "
+                    f"{session['spent']:.4f}, this job is estimated at {cost:.4f}",
+                )
+            count_limit = settings.get("job_count_limit")
+            if count_limit is not None and session["jobs"] >= count_limit:
+                raise ApiError(400, f"session {session_id} reached its job limit {count_limit}")
+            session["spent"] += cost
+            session["jobs"] += 1
+
+    def job(self, job_id: str) -> _Job:
+        """Return a stored job or raise a 404 :class:`ApiError`."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, f"job {job_id} not found")
+        return job
+
+    # -- routes ------------------------------------------------------------------------------
+    def route(self, method: str, path: str, query: dict[str, str], body: Any) -> Any:
+        """Answer one authorised request; return the JSON body or raise :class:`ApiError`."""
+        parts = [p for p in path.split("/") if p]
+        if method == "POST" and parts == ["jobs"]:
+            job = self.create_job(body)
+            return {"id": job.id, "status": "submitted", "session_id": body.get("session_id")}
+        if method == "GET" and parts == ["jobs"]:
+            return self._list_jobs(query)
+        if method == "GET" and parts == ["jobs", "estimate"]:
+            return self._estimate(query)
+        if method == "POST" and parts == ["sessions"]:
+            return self._create_session(body)
+        if method == "GET" and len(parts) == 2 and parts[0] == "sessions":
+            with self._lock:
+                session = self._sessions.get(parts[1])
+            if session is None:
+                raise ApiError(404, f"session {parts[1]} not found")
+            return {k: v for k, v in session.items() if k != "jobs"}
+        if len(parts) < 2 or parts[0] != "jobs":
+            raise ApiError(404, f"no route for {method} {path}")
+        job = self.job(parts[1])
+        rest = parts[2:]
+        if method == "GET" and not rest:
+            return self._job_view(job)
+        if method == "GET" and rest == ["results", "probabilities"]:
+            return self._probabilities(job)
+        if method == "GET" and rest == ["cost"]:
+            done = self._status(job) == "completed" and not job.payload.get("dry_run")
+            usd = {"value": round(job.estimated_cost, 6), "unit": "usd"}
+            return {"job_id": job.id, "estimated_cost": usd, "cost": usd if done else None}
+        if method == "PUT" and rest == ["status", "cancel"]:
+            if self._status(job) in ("ready", "started", "submitted"):
+                with self._lock:
+                    job.canceled = True
+                    for child in job.child_ids:
+                        self._jobs[child].canceled = True
+            return {"id": job.id, "status": self._status(job)}
+        raise ApiError(404, f"no route for {method} {path}")
+
+    def _probabilities(self, job: _Job) -> dict[str, Any]:
+        status = self._status(job)
+        if job.payload.get("dry_run"):
+            raise ApiError(400, f"job {job.id} is a dry run and has no results")
+        if status != "completed":
+            raise ApiError(400, f"job {job.id} is {status}; results exist once it is completed")
+        if job.child_ids:
+            return {child: self._jobs[child].probabilities[0] for child in job.child_ids}
+        return job.probabilities[0]
+
+    def _list_jobs(self, query: dict[str, str]) -> dict[str, Any]:
+        limit = int(query.get("limit", 100))
+        with self._lock:
+            ids = list(reversed(self._order))
+        if "name" in query:
+            ids = [i for i in ids if self._jobs[i].payload.get("name") == query["name"]]
+        start = ids.index(query["next"]) if query.get("next") in ids else 0
+        page = ids[start : start + limit]
+        following = ids[start + limit] if start + limit < len(ids) else None
+        return {"jobs": [self._job_view(self._jobs[i]) for i in page], "next": following}
+
+    def _estimate(self, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            backend = query["backend"]
+            shots = int(query.get("shots", 100))
+            n1, n2 = int(query.get("1q_gates", 0)), int(query.get("2q_gates", 0))
+        except (KeyError, ValueError) as err:
+            raise ApiError(400, f"bad estimate query: {err}") from None
+        if backend not in BACKEND_QUBITS:
+            raise ApiError(400, f"unknown backend {backend!r}")
+        mitigation = query.get("error_mitigation", "false").lower() == "true"
+        free = backend not in QPU_BACKENDS
+        return {
+            "backend": backend,
+            "estimated_cost": job_cost(backend, shots, [(n1, n2)], mitigation, self.rates),
+            "currency": "USD",
+            "rate_information": {
+                "job_cost_minimum": 0.0
+                if free
+                else (self.rates.minimum_error_mitigation if mitigation else self.rates.minimum),
+                "cost_1q_gate": 0.0 if free else self.rates.per_1q_gate_shot,
+                "cost_2q_gate": 0.0 if free else self.rates.per_2q_gate_shot,
+            },
+        }
+
+    def _create_session(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict) or body.get("backend") not in BACKEND_QUBITS:
+            raise ApiError(400, f"sessions need a backend among {', '.join(BACKEND_QUBITS)}")
+        session = {
+            "id": str(uuid.uuid4()),
+            "backend": body["backend"],
+            "status": "active",
+            "settings": body.get("settings", {}),
+            "spent": 0.0,
+            "jobs": 0,
+        }
+        with self._lock:
+            self._sessions[session["id"]] = session
+        return {k: v for k, v in session.items() if k != "jobs"}
+
+
+def _handler_for(server: LocalIonQServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep the test output quiet."""
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+            reason = self.responses.get(status, ("Error",))[0]
+            self._send(status, {"statusCode": status, "error": reason, "message": message}, headers)
+
+        def _handle(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            split = urlsplit(self.path)
+            with server._lock:
+                server.requests.append((method, split.path))
+            if server.latency:
+                time.sleep(server.latency)
+            if not split.path.startswith(API_PREFIX + "/"):
+                self._error(404, f"unknown API version in {split.path}; use {API_PREFIX}")
+                return
+            if self.headers.get("Authorization") != f"apiKey {server.api_key}":
+                self._error(401, "missing or invalid API key; send 'Authorization: apiKey KEY'")
+                return
+            fault = server._take_fault(("5xx", "429"), method)
+            if fault is not None and fault.kind == "429":
+                self._error(429, "too many requests", {"Retry-After": f"{fault.retry_after:g}"})
+                return
+            if fault is not None:
+                self._error(fault.status, "injected server error")
+                return
+            try:
+                body = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                self._error(400, "request body is not valid JSON")
+                return
+            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+            path = split.path[len(API_PREFIX) :]
+            try:
+                answer = server.route(method, path, query, body)
+            except ApiError as err:
+                self._error(err.status, err.message)
+                return
+            dropping = method == "POST" and path.rstrip("/") == "/jobs"
+            if dropping and server._take_fault(("drop",), "POST") is not None:
+                self.close_connection = True
+                return
+            self._send(200, answer)
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
+
+    return Handler
