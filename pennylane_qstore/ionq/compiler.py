@@ -1,0 +1,234 @@
+"""Compile PennyLane circuits to IonQ native gates.
+
+API (stable):
+
+- :func:`compile_circuit` ``(circuit, entangler="ms", wires=None, max_qubits=None) -> NativeCircuit``:
+  the gates of a tape / operation list, with global phase, residual Z frames and output relabelling
+  reported (see :class:`~pennylane_qstore.ionq.native.NativeCircuit`). Measurements are ignored.
+- :func:`to_native` ``(tape | qnode, entangler="ms", max_qubits=None)``: a PennyLane transform.
+  Each output tape holds only GPI/GPI2/MS/ZZ on the source's wire labels (physical qubit ``i`` is
+  the ``i``-th wire of the source tape) and measures only ``qml.probs`` on wires, which is all an
+  IonQ job returns. Observables are first split into qubit-wise commuting groups
+  (``split_non_commuting``), their basis rotations are compiled into the circuit, and each
+  ``expval``/``var``/``probs`` is rebuilt from those probabilities by the post-processing function
+  (which also undoes the wire relabelling left by absorbed SWAPs).
+- :func:`native_circuits` ``(tape, ...)``: the same, returned as ``NativeCircuit`` objects plus
+  ``measured_wires`` per tape, for the IonQ device.
+
+``entangler="ms"`` targets Aria (partial-angle MS), ``"zz"`` Forte (ZZ). Parameters must be finite
+numbers; the compiled circuit is numeric (not differentiable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pennylane as qml
+from pennylane.measurements import ExpectationMP, MeasurementProcess, ProbabilityMP, VarianceMP
+from pennylane.operation import Operator
+from pennylane.tape import QuantumScript
+from pennylane.typing import PostprocessingFn
+
+from pennylane_qstore.ionq.lowering import UnsupportedOperationError, lower
+from pennylane_qstore.ionq.native import NativeCircuit
+from pennylane_qstore.ionq.ops import rad_to_turns, wrap_turns
+from pennylane_qstore.ionq.passes import CircuitBuilder, emit
+
+ENTANGLERS = ("ms", "zz")
+SUPPORTED_MEASUREMENTS = "expval, var and probs (of any observable PennyLane can diagonalise)"
+
+__all__ = [
+    "ENTANGLERS",
+    "UnsupportedOperationError",
+    "compile_circuit",
+    "native_circuits",
+    "to_native",
+]
+
+
+def _check_entangler(entangler: str) -> None:
+    if entangler not in ENTANGLERS:
+        raise ValueError(
+            f"entangler must be 'ms' (Aria) or 'zz' (Forte), got {entangler!r}; "
+            "pass entangler='ms' or entangler='zz'"
+        )
+
+
+def _check_finite(operations: Sequence[Operator]) -> None:
+    for op in operations:
+        for value in op.data:
+            array = np.asarray(qml.math.unwrap(value))
+            if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+                raise ValueError(
+                    f"{op.name} on wires {op.wires.tolist()} has a non-finite or non-numeric "
+                    f"parameter {value!r}; IonQ gates need finite numbers"
+                )
+
+
+def compile_circuit(
+    circuit: QuantumScript | Sequence[Operator],
+    entangler: str = "ms",
+    wires: Sequence | None = None,
+    max_qubits: int | None = None,
+) -> NativeCircuit:
+    """Compile the operations of ``circuit`` to IonQ native gates.
+
+    Args:
+        circuit: a tape or a list of operations (measurements are ignored).
+        entangler: ``"ms"`` for Aria or ``"zz"`` for Forte.
+        wires: wire labels in physical qubit order; defaults to the circuit's wires.
+        max_qubits: the target's qubit count; wider circuits are rejected.
+
+    Returns:
+        The native circuit.
+
+    Raises:
+        ValueError: bad entangler, non-finite parameter, too many qubits, unknown wire.
+        UnsupportedOperationError: an operation with no native form or decomposition.
+    """
+    _check_entangler(entangler)
+    operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
+    _check_finite(operations)
+    used = qml.wires.Wires.all_wires([op.wires for op in operations])
+    labels = tuple(used.tolist() if wires is None else wires)
+    missing = [w for w in used if w not in labels]
+    if missing:
+        raise ValueError(
+            f"operations act on wires {missing} outside the given wires {list(labels)}"
+        )
+    if max_qubits is not None and len(labels) > max_qubits:
+        raise ValueError(
+            f"the circuit uses {len(labels)} qubits but the target has only {max_qubits}; "
+            "reduce the circuit width or choose a larger backend"
+        )
+    builder = CircuitBuilder(len(labels))
+    lower(operations, {w: i for i, w in enumerate(labels)}, builder)
+    gates, frames, phase = emit(builder, entangler)
+    return NativeCircuit(
+        gates=tuple(gates),
+        wires=labels,
+        output_qubits=tuple(builder.position),
+        frames=tuple(frames),
+        global_phase=wrap_turns(rad_to_turns(phase)),
+        entangler=entangler,
+    )
+
+
+def _diagonalised(tape: QuantumScript) -> QuantumScript:
+    """Return ``tape`` with basis rotations appended so that every observable is diagonal."""
+    [tape], _ = qml.transforms.diagonalize_measurements(tape)
+    extra: list[Operator] = []
+    seen: list[Operator] = []
+    for mp in tape.measurements:
+        if mp.obs is not None and not any(qml.equal(mp.obs, o) for o in seen):
+            seen.append(mp.obs)
+            extra.extend(mp.obs.diagonalizing_gates())
+    return tape.copy(operations=[*tape.operations, *extra])
+
+
+def _check_measurements(tape: QuantumScript) -> None:
+    for mp in tape.measurements:
+        if not isinstance(mp, ExpectationMP | VarianceMP | ProbabilityMP):
+            raise ValueError(
+                f"{type(mp).__name__} ({mp}) cannot be computed from IonQ's probabilities; "
+                f"supported measurements: {SUPPORTED_MEASUREMENTS}"
+            )
+
+
+def native_circuits(
+    tape: QuantumScript, entangler: str = "ms", max_qubits: int | None = None
+) -> tuple[list[tuple[NativeCircuit, list[list]]], PostprocessingFn]:
+    """Compile a tape with measurements into native circuits plus result post-processing.
+
+    Args:
+        tape: the source circuit with ``expval``/``var``/``probs`` measurements.
+        entangler: ``"ms"`` or ``"zz"``.
+        max_qubits: the target's qubit count.
+
+    Returns:
+        ``(jobs, postprocess)``: ``jobs`` is a list of ``(native, measured)`` where ``measured``
+        lists, per measurement of that job, the *compiled-tape* wire labels whose joint
+        probabilities it needs (first label most significant); ``postprocess`` takes, per job, the
+        list of those probability vectors and returns the source tape's results.
+    """
+    _check_entangler(entangler)
+    _check_finite(tape.operations)
+    _check_measurements(tape)
+    wires = tape.wires.tolist()
+    split, split_fn = qml.transforms.split_non_commuting(tape)
+    jobs, sources = [], []
+    for part in split:
+        diag = _diagonalised(part)
+        native = compile_circuit(diag, entangler, wires=wires, max_qubits=max_qubits)
+        measured = [native.output_wire_labels(mp.wires or wires) for mp in diag.measurements]
+        jobs.append((native, measured))
+        sources.append(diag.measurements)
+
+    def postprocess(results: Sequence[Sequence[np.ndarray]]):
+        values = []
+        for mps, probs_list in zip(sources, results, strict=True):
+            out = tuple(
+                _from_probs(mp, np.asarray(p)) for mp, p in zip(mps, probs_list, strict=True)
+            )
+            values.append(out[0] if len(out) == 1 else out)
+        return split_fn(values)
+
+    return jobs, postprocess
+
+
+def _from_probs(mp: MeasurementProcess, probs: np.ndarray):
+    """Return ``mp``'s value (diagonal observable) from the probabilities of its wires."""
+    if isinstance(mp, ProbabilityMP):
+        return probs
+    eigvals = np.asarray(mp.eigvals(), dtype=float)
+    mean = float(probs @ eigvals)
+    if isinstance(mp, ExpectationMP):
+        return mean
+    return float(probs @ eigvals**2 - mean**2)
+
+
+@qml.transform
+def to_native(
+    tape: QuantumScript, entangler: str = "ms", max_qubits: int | None = None
+) -> tuple[list[QuantumScript], PostprocessingFn]:
+    """Compile a circuit to IonQ native gates (GPI, GPI2 and MS or ZZ) only.
+
+    Works on tapes and QNodes (``qml.transform``). The compiled tapes measure ``qml.probs`` only;
+    the returned post-processing rebuilds the source measurements. Global phase and the trailing
+    virtual-Z frames are dropped from the tapes (they do not change any measurement); use
+    :func:`compile_circuit` to inspect them.
+
+    Args:
+        tape: the source circuit.
+        entangler: ``"ms"`` (Aria, partial-angle MS) or ``"zz"`` (Forte).
+        max_qubits: the target's qubit count; wider circuits are rejected with both numbers.
+
+    Returns:
+        The compiled tapes and the post-processing function.
+
+    **Example**
+
+    >>> dev = qml.device("default.qubit")
+    >>> @to_native(entangler="zz")
+    ... @qml.qnode(dev)
+    ... def circuit(x):
+    ...     qml.Hadamard(0)
+    ...     qml.CNOT([0, 1])
+    ...     qml.RX(x, 1)
+    ...     return qml.expval(qml.Y(1))
+    """
+    jobs, postprocess = native_circuits(tape, entangler, max_qubits)
+    tapes = [
+        QuantumScript(
+            native.operations(),
+            [qml.probs(wires=labels) for labels in measured],
+            shots=tape.shots,
+        )
+        for native, measured in jobs
+    ]
+
+    def processing_fn(results):
+        return postprocess([r if isinstance(r, tuple | list) else (r,) for r in results])
+
+    return tapes, processing_fn

@@ -1,0 +1,218 @@
+"""Optimising passes of the IonQ compiler.
+
+The intermediate form is a :class:`CircuitBuilder`: per-qubit single-qubit unitaries (exact 2×2
+matrices, global phase kept) between two-qubit ``exp(-iπθ Z⊗Z)`` interactions ("cores", θ in
+turns), a logical→physical qubit map (swaps only relabel) and a global phase. While gates are added
+it cancels and merges cores on the same pair whose in-between single-qubit gates commute with them
+(diagonal, or X-like which flips θ), and drops cores that reduce to Paulis.
+
+:func:`emit` then writes native gates: every run of single-qubit gates becomes at most two GPI2s
+(or one GPI/GPI2, or nothing) in a virtual-Z frame that is tracked, never emitted; cores become one
+partial MS (basis changed by Hadamards merged into the neighbouring runs, phases shifted by the
+frame) or one ZZ, with angles normalised to IonQ's (0, 1/4] turns.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pennylane_qstore.ionq.native import NativeGate
+from pennylane_qstore.ionq.ops import GPI, GPI2, rad_to_turns, turns_to_rad, wrap_turns
+
+I2 = np.eye(2, dtype=complex)
+X = np.array([[0, 1], [1, 0]], dtype=complex)
+Z = np.diag([1, -1]).astype(complex)
+H = np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2)
+ANGLE_ATOL = 1e-11
+"""Angles (turns or radians) closer than this to a special value are treated as that value."""
+
+
+def rz_turns(frame: float) -> np.ndarray:
+    """Return ``RZ(2π·frame) = diag(e^{-iπf}, e^{iπf})``."""
+    half = turns_to_rad(frame) / 2
+    return np.diag([np.exp(-1j * half), np.exp(1j * half)])
+
+
+def _monomial_sign(mat: np.ndarray) -> int:
+    """Return +1 if ``mat`` is diagonal, -1 if anti-diagonal, 0 otherwise (within tolerance)."""
+    if abs(mat[0, 1]) < 1e-12 and abs(mat[1, 0]) < 1e-12:
+        return 1
+    if abs(mat[0, 0]) < 1e-12 and abs(mat[1, 1]) < 1e-12:
+        return -1
+    return 0
+
+
+def _split_diagonal(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(D, R)`` with ``mat = D @ R``, D diagonal and R = RY(γ)·RZ(δ) (or identity)."""
+    if _monomial_sign(mat) == 1:
+        return mat, I2
+    left = (
+        np.diag([mat[0, 0] / abs(mat[0, 0]), mat[1, 0] / abs(mat[1, 0])])
+        if abs(mat[0, 0]) > 1e-12 and abs(mat[1, 0]) > 1e-12
+        else None
+    )
+    if left is None:
+        return I2, mat
+    return left, left.conj() @ mat
+
+
+class _Core:
+    """An ``exp(-iπθ Z⊗Z)`` interaction with the single-qubit gates just before it on each wire."""
+
+    __slots__ = ("alive", "pre", "prev", "theta", "wires")
+
+    def __init__(self, wires: tuple[int, int], theta: float, pre: dict, prev: dict) -> None:
+        self.wires = wires
+        self.theta = theta
+        self.pre = pre
+        self.prev = prev
+        self.alive = True
+
+
+class CircuitBuilder:
+    """Accumulates a circuit in the compiler's intermediate form, optimising as it goes.
+
+    Args:
+        num_qubits: number of physical qubits; logical qubit ``i`` starts on physical qubit ``i``.
+    """
+
+    def __init__(self, num_qubits: int) -> None:
+        self.num_qubits = num_qubits
+        self.position = list(range(num_qubits))
+        self.pending = [I2] * num_qubits
+        self.last: list[_Core | None] = [None] * num_qubits
+        self.cores: list[_Core] = []
+        self.phase = 0.0  # radians
+
+    def add_phase(self, angle: float) -> None:
+        """Multiply the circuit by ``e^{i·angle}`` (radians)."""
+        self.phase += angle
+
+    def swap(self, a: int, b: int) -> None:
+        """Swap logical qubits ``a`` and ``b`` by relabelling (no gates)."""
+        self.position[a], self.position[b] = self.position[b], self.position[a]
+
+    def one_qubit(self, qubit: int, matrix: np.ndarray) -> None:
+        """Apply a 2×2 unitary to logical ``qubit``."""
+        q = self.position[qubit]
+        self.pending[q] = matrix @ self.pending[q]
+
+    def zz(self, qubit_a: int, qubit_b: int, theta: float) -> None:
+        """Apply ``exp(-iπθ Z⊗Z)`` (θ in turns) to logical qubits ``a`` and ``b``."""
+        a, b = self.position[qubit_a], self.position[qubit_b]
+        core = self.last[a]
+        if core is not None and core is self.last[b]:
+            sign = _monomial_sign(self.pending[a]) * _monomial_sign(self.pending[b])
+            if sign:  # the gates in between commute through: merge into the earlier core
+                core.theta += sign * theta
+                self._drop_if_trivial(core)
+                return
+        core = _Core((a, b), theta, {}, {a: core, b: self.last[b]})
+        for w in (a, b):  # the diagonal part applied last commutes through: keep it pending
+            later, core.pre[w] = _split_diagonal(self.pending[w])
+            self.pending[w] = later
+        self.last[a] = self.last[b] = core
+        self.cores.append(core)
+        self._drop_if_trivial(core)
+
+    def _drop_if_trivial(self, core: _Core) -> None:
+        """Remove ``core`` if its angle is a multiple of 1/2 turn (then it is a Pauli Z⊗Z)."""
+        k = round(2 * core.theta)
+        if abs(core.theta - k / 2) > ANGLE_ATOL:
+            return
+        core.alive = False
+        self.phase -= k * math.pi / 2  # exp(-iπk/2 Z⊗Z) = (-i Z⊗Z)^k
+        zk = Z if k % 2 else I2
+        for w in core.wires:
+            self.pending[w] = self.pending[w] @ zk @ core.pre[w]
+            self.last[w] = core.prev[w]
+
+
+def synthesise_one_qubit(matrix: np.ndarray) -> tuple[list[tuple[str, float]], float, float]:
+    """Write ``matrix = e^{iα} · RZ(2π·f) · E`` with E the fewest GPI/GPI2 gates.
+
+    Returns:
+        ``(gates, f, alpha)``: gates in time order as ``(name, phase_turns)``, the new frame ``f``
+        in turns and ``alpha`` in radians. At most two GPI2; one GPI or GPI2 when possible; none for
+        a diagonal matrix.
+    """
+    alpha0 = np.angle(np.linalg.det(matrix)) / 2
+    su = matrix * np.exp(-1j * alpha0)
+    cos_half, sin_half = abs(su[0, 0]), abs(su[1, 0])
+    gamma = 2 * math.atan2(sin_half, cos_half)
+    plus = 2 * np.angle(su[1, 1]) if cos_half > 1e-12 else 0.0  # β + δ
+    minus = 2 * np.angle(su[1, 0]) if sin_half > 1e-12 else 0.0  # β - δ
+    beta, delta = (plus + minus) / 2, (plus - minus) / 2
+    if gamma < ANGLE_ATOL:
+        gates, frame = [], plus
+    elif abs(gamma - math.pi) < ANGLE_ATOL:
+        gates, frame = [("gpi", 0.25)], minus
+    elif abs(gamma - math.pi / 2) < ANGLE_ATOL:
+        gates, frame = [("gpi2", 0.25 - rad_to_turns(delta))], plus
+    else:
+        gates = [("gpi2", -rad_to_turns(delta)), ("gpi2", 0.5 - rad_to_turns(gamma + delta))]
+        frame = beta + gamma + delta
+    frame_turns = rad_to_turns(frame)
+    gates = [(name, wrap_turns(phase)) for name, phase in gates]
+    realised = rz_turns(frame_turns)
+    for name, phase in gates:
+        gate_matrix = GPI.compute_matrix(phase) if name == "gpi" else GPI2.compute_matrix(phase)
+        realised = realised @ gate_matrix
+    ratio = np.trace(realised.conj().T @ matrix) / 2
+    return gates, frame_turns, float(np.angle(ratio))
+
+
+def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], list[float], float]:
+    """Write the builder's circuit as native gates.
+
+    Args:
+        builder: the optimised intermediate circuit.
+        entangler: ``"ms"`` (Aria) or ``"zz"`` (Forte).
+
+    Returns:
+        ``(gates, frames, phase)``: native gates, residual virtual-Z frames per physical qubit
+        (turns, wrapped into (-1, 1]) and the accumulated global phase in radians.
+    """
+    n = builder.num_qubits
+    frames = [0.0] * n
+    carry = [I2] * n
+    gates: list[NativeGate] = []
+    phase = builder.phase
+
+    def run(qubit: int, matrix: np.ndarray) -> None:
+        nonlocal phase
+        pulses, frame, alpha = synthesise_one_qubit(matrix @ rz_turns(frames[qubit]))
+        gates.extend(NativeGate(name, (qubit,), (float(p),)) for name, p in pulses)
+        frames[qubit] = frame
+        phase += alpha
+
+    for core in builder.cores:
+        if not core.alive:
+            continue
+        a, b = core.wires
+        k = round(2 * core.theta)
+        theta = core.theta - k / 2  # in [-1/4, 1/4]
+        phase -= k * math.pi / 2
+        zk = Z if k % 2 else I2
+        before = {w: zk @ core.pre[w] @ carry[w] for w in core.wires}
+        after = dict.fromkeys(core.wires, I2)
+        if entangler == "ms":  # exp(-iπθ ZZ) = (H⊗H) exp(-iπθ XX) (H⊗H)
+            before = {w: H @ m for w, m in before.items()}
+            after = dict.fromkeys(core.wires, H)
+        elif theta < 0:  # ZZ(-θ) = (X⊗I) ZZ(θ) (X⊗I)
+            before[a] = X @ before[a]
+            after[a] = X
+        for w in core.wires:
+            run(w, before[w])
+            carry[w] = after[w]
+        if entangler == "ms":  # in the frame, XX(θ) is MS(-f_a, -f_b); Z⊗I flips the sign of θ
+            flip = 0.5 if theta < 0 else 0.0
+            phases = (float(wrap_turns(-frames[a] + flip)), float(wrap_turns(-frames[b])))
+            gates.append(NativeGate("ms", (a, b), phases, float(abs(theta))))
+        else:
+            gates.append(NativeGate("zz", (a, b), (), float(abs(theta))))
+    for q in range(n):
+        run(q, builder.pending[q] @ carry[q])
+    return gates, [float(1.0 - (1.0 - f) % 2.0) for f in frames], float(phase)
