@@ -175,6 +175,15 @@ def resolve_gradient_method(
     return method
 
 
+def _supports_vjp(device: Any) -> bool:
+    """Whether ``device`` computes adjoint vector-Jacobian products itself (cheaper than a
+    full Jacobian when the circuit has many outputs)."""
+    try:
+        return bool(device.supports_vjp(ExecutionConfig(gradient_method="adjoint")))
+    except Exception:  # a device that cannot answer does not support it
+        return False
+
+
 @dataclass
 class _Chunk:
     """Tapes of one chunk with numeric parameters, and the classical map's VJP."""
@@ -244,6 +253,7 @@ class BatchExecutor:
         self.weight_names = tuple(weight_names)
         self.shots = qnode.shots if qnode.shots else None
         self.gradient_method = resolve_gradient_method(method, qnode.device, self.shots, prefer)
+        self._device_vjp = self.gradient_method == "adjoint" and _supports_vjp(qnode.device)
         self.spsa_epsilon = float(spsa_epsilon)
         self.spsa_num_directions = int(spsa_num_directions)
         self.async_execution = bool(async_execution)
@@ -412,7 +422,7 @@ class BatchExecutor:
                 self._device(),
                 diff_method=self.gradient_method if with_vjp else None,
                 interface="autograd" if with_vjp else None,
-                device_vjp=with_vjp and self.gradient_method == "adjoint",
+                device_vjp=with_vjp and self._device_vjp,
                 gradient_kwargs=self._gradient_kwargs(),
             )
             return anp.concatenate(

@@ -1,0 +1,301 @@
+"""Keras 3 layers (TensorFlow backend): ``QuantumLayer`` wraps a QNode, ``QuantumDense`` uses the
+default ansatz. Gradients come from :class:`~qstore_layers.core.BatchExecutor` through
+``tf.custom_gradient``; PennyLane's (removed) TensorFlow interface is not used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pennylane as qml
+
+try:
+    import keras
+    import tensorflow as tf
+except ImportError as exc:  # pragma: no cover - exercised only without tensorflow
+    raise ImportError(
+        'The Keras layers need TensorFlow and Keras 3: pip install "pennylane-qstore[tf]"'
+    ) from exc
+
+from qstore_layers import ansatz
+from qstore_layers.core import BatchExecutor, validate_inputs, validate_weight_shapes
+
+__all__ = ["QuantumDense", "QuantumLayer"]
+
+
+def _quantum_call(
+    executor: BatchExecutor,
+    inputs: tf.Tensor,
+    weights: Sequence[tf.Tensor],
+    n_outputs: int,
+    *,
+    input_grad: bool = True,
+) -> tf.Tensor:
+    """Run ``executor`` on ``inputs`` as a differentiable TensorFlow op (eager or graph).
+
+    With ``input_grad=False`` no gradient flows to ``inputs`` (weights still get theirs).
+
+    The backward pass re-executes the batch with a VJP instead of keeping Python state between
+    the passes, so the op is safe in ``tf.function``, ``tf.distribute`` replicas and
+    ``model.predict`` (which never asks for gradients).
+    """
+    names = executor.weight_names
+    out_dtype = inputs.dtype if inputs.dtype.is_floating else tf.float32
+    unbatched = inputs.shape.rank == 1
+
+    def forward_np(x: np.ndarray, *w: np.ndarray) -> np.ndarray:
+        x2d, _ = validate_inputs(x)
+        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=False)
+        return result.outputs
+
+    def backward_np(x: np.ndarray, dy: np.ndarray, *w: np.ndarray) -> list[np.ndarray]:
+        x2d, _ = validate_inputs(x)
+        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True)
+        d_x, d_w = result.vjp(dy.reshape(result.outputs.shape))
+        return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
+
+    @tf.custom_gradient
+    def op(x: tf.Tensor, *w: tf.Tensor) -> Any:
+        out = tf.numpy_function(forward_np, [x, *w], tf.float64, stateful=True)
+        out = tf.reshape(out, [n_outputs] if unbatched else [-1, n_outputs])
+
+        def grad(dy: tf.Tensor) -> list[tf.Tensor]:
+            grads = tf.numpy_function(
+                backward_np, [x, tf.cast(dy, tf.float64), *w], [tf.float64] * (1 + len(w))
+            )
+            out = [
+                tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
+                for g, t in zip(grads, [x, *w], strict=True)
+            ]
+            return [out[0] if input_grad else None, *out[1:]]
+
+        return tf.cast(out, out_dtype), grad
+
+    return op(inputs, *weights)
+
+
+def _check_rank(input_shape: Any, layer: str) -> None:
+    """Raise when ``input_shape`` is not ``(features,)`` or ``(batch, features)``."""
+    if len(input_shape) not in (1, 2):
+        raise ValueError(
+            f"{layer} inputs must have shape (batch, features); got shape {tuple(input_shape)}. "
+            "Add keras.layers.Flatten() before the quantum layer."
+        )
+
+
+@keras.saving.register_keras_serializable(package="qstore_layers")
+class QuantumDense(keras.layers.Layer):
+    """Quantum replacement for ``keras.layers.Dense`` built on the default ansatz.
+
+    The input size is inferred in ``build``; see :mod:`qstore_layers.ansatz` for the encoding
+    and the readout. Outputs: ``len(readout) * n_qubits`` per sample.
+
+    Args:
+        n_qubits: Qubits of the circuit (>= 1).
+        n_layers: Entangling layers after every encoded block (>= 1).
+        encoding: ``"angle"`` (re-uploads when features exceed qubits) or ``"amplitude"``.
+        readout: Paulis measured on every qubit, e.g. ``"xyz"`` (default) or ``"z"``.
+        device: Device name (default ``"qstore.router"``); names keep the layer serializable.
+        shots: ``None`` for exact expectation values, or a number of shots.
+        gradient_method: ``best``, ``backprop``, ``adjoint``, ``parameter-shift``,
+            ``finite-diff`` or ``spsa``.
+        spsa_epsilon: SPSA step size.
+        spsa_num_directions: Directions averaged per SPSA estimate.
+        async_execution: Execute chunks of the batch concurrently in threads.
+        max_workers: Number of concurrent chunks (default: CPU count).
+        bias: Add a trainable bias to the outputs.
+        activation: Keras activation applied to the outputs.
+        seed: Seed of the device's shot sampler and of the SPSA sampler.
+
+    With ``encoding="amplitude"`` inputs receive gradients only with ``backprop``; with other
+    methods the layer trains its weights but passes no gradient to the layers before it.
+    """
+
+    def __init__(
+        self,
+        n_qubits: int,
+        n_layers: int = 2,
+        *,
+        encoding: str = "angle",
+        readout: str | Sequence[str] = "xyz",
+        device: Any = "qstore.router",
+        shots: int | None = None,
+        gradient_method: str = "best",
+        spsa_epsilon: float = 0.01,
+        spsa_num_directions: int = 1,
+        async_execution: bool = False,
+        max_workers: int | None = None,
+        bias: bool = False,
+        activation: Any = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        ansatz.validate_ansatz(n_qubits, n_layers, encoding)
+        self.n_qubits, self.n_layers, self.encoding = n_qubits, n_layers, encoding
+        self.readout = ansatz.parse_readout(readout)
+        self.units = len(self.readout) * n_qubits
+        self.device_spec, self.shots, self.seed = device, shots, seed
+        self.use_bias, self.activation = bias, keras.activations.get(activation)
+        self._options = {
+            "gradient_method": gradient_method,
+            "spsa_epsilon": spsa_epsilon,
+            "spsa_num_directions": spsa_num_directions,
+            "async_execution": async_execution,
+            "max_workers": max_workers,
+        }
+        dev = ansatz.make_device(device, n_qubits, seed)
+        qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
+        self.executor = BatchExecutor(
+            qnode,
+            ["weights"],
+            seed=seed,
+            prefer=ansatz.preferred_methods(encoding),
+            **self._options,
+        )
+        self.in_features: int | None = None
+
+    def build(self, input_shape: Any) -> None:
+        """Create the weights once the number of input features is known."""
+        _check_rank(input_shape, "QuantumDense")
+        if input_shape[-1] is None:
+            raise ValueError("QuantumDense needs a known number of input features.")
+        self.in_features = int(input_shape[-1])
+        shape = ansatz.weight_shape(self.in_features, self.n_qubits, self.n_layers, self.encoding)
+        self.kernel = self.add_weight(
+            name="weights",
+            shape=shape,
+            initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi, seed=self.seed),
+            dtype="float32",
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
+
+    def call(self, inputs: Any) -> tf.Tensor:
+        """Run the circuit on ``inputs`` of shape ``(batch, features)``."""
+        input_grad = self.encoding != "amplitude" or self.executor.gradient_method == "backprop"
+        out = _quantum_call(
+            self.executor, inputs, [self.kernel.value], self.units, input_grad=input_grad
+        )
+        if self.bias is not None:
+            out = out + tf.cast(self.bias.value, out.dtype)
+        return self.activation(out) if self.activation is not None else out
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        """``(batch, units)`` for ``(batch, features)`` inputs."""
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments (the device must be given by name to be serializable)."""
+        if not isinstance(self.device_spec, str):
+            raise TypeError(
+                "QuantumDense can only be serialized with a device given by name, e.g. "
+                "device='lightning.qubit'; got a device instance."
+            )
+        config = super().get_config()
+        config.update(
+            n_qubits=self.n_qubits,
+            n_layers=self.n_layers,
+            encoding=self.encoding,
+            readout="".join(self.readout),
+            device=self.device_spec,
+            shots=self.shots,
+            bias=self.use_bias,
+            activation=keras.activations.serialize(self.activation) if self.activation else None,
+            seed=self.seed,
+            **self._options,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="qstore_layers")
+class QuantumLayer(keras.layers.Layer):
+    """A Keras 3 layer that runs a user's QNode on each row of its input.
+
+    Args:
+        qnode: QNode taking ``inputs`` (the batch, shape ``(batch, features)``) and the weights.
+        weight_shapes: Shape of every weight argument of the QNode.
+        output_dim: Number of outputs per sample (measurements flattened and concatenated).
+        gradient_method: See :class:`QuantumDense`; ``best`` honours a method set on the QNode.
+        spsa_epsilon: SPSA step size.
+        spsa_num_directions: Directions averaged per SPSA estimate.
+        async_execution: Execute chunks of the batch concurrently in threads.
+        max_workers: Number of concurrent chunks (default: CPU count).
+        activation: Keras activation applied to the outputs.
+        seed: Seed of the weight initializer and of the SPSA sampler.
+
+    A QNode is Python code, not configuration: save models that contain this layer with
+    ``model.save_weights`` and rebuild them in code (``QuantumDense`` supports ``model.save``).
+    """
+
+    def __init__(
+        self,
+        qnode: qml.QNode,
+        weight_shapes: Mapping[str, int | Sequence[int]],
+        output_dim: int,
+        *,
+        gradient_method: str = "best",
+        spsa_epsilon: float = 0.01,
+        spsa_num_directions: int = 1,
+        async_execution: bool = False,
+        max_workers: int | None = None,
+        activation: Any = None,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(qnode, qml.QNode):
+            raise TypeError(f"QuantumLayer needs a pennylane QNode, got {type(qnode).__name__}.")
+        if int(output_dim) < 1:
+            raise ValueError(f"output_dim must be >= 1, got {output_dim}.")
+        self.weight_shapes = validate_weight_shapes(qnode.func, weight_shapes)
+        self.qnode, self.output_dim, self.seed = qnode, int(output_dim), seed
+        self.activation = keras.activations.get(activation)
+        self.executor = BatchExecutor(
+            qnode,
+            list(self.weight_shapes),
+            gradient_method=gradient_method,
+            spsa_epsilon=spsa_epsilon,
+            spsa_num_directions=spsa_num_directions,
+            seed=seed,
+            async_execution=async_execution,
+            max_workers=max_workers,
+        )
+
+    def build(self, input_shape: Any) -> None:
+        """Create one weight per entry of ``weight_shapes``."""
+        _check_rank(input_shape, "QuantumLayer")
+        self.qweights = [
+            self.add_weight(
+                name=name,
+                shape=shape,
+                initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi, seed=self.seed),
+                dtype="float32",
+            )
+            for name, shape in self.weight_shapes.items()
+        ]
+
+    def call(self, inputs: Any) -> tf.Tensor:
+        """Run the QNode on ``inputs`` of shape ``(batch, features)``."""
+        out = _quantum_call(
+            self.executor, inputs, [w.value for w in self.qweights], self.output_dim
+        )
+        return self.activation(out) if self.activation is not None else out
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        """``(batch, output_dim)`` for ``(batch, features)`` inputs."""
+        return (*tuple(input_shape)[:-1], self.output_dim)
+
+    def get_config(self) -> dict[str, Any]:
+        """Not serializable: a QNode is code. Raises with the alternative."""
+        raise TypeError(
+            "qstore_layers.keras.QuantumLayer wraps a QNode (Python code) and cannot be saved in "
+            "a .keras config; use model.save_weights(...) and rebuild the model in code, or use "
+            "QuantumDense, which model.save() supports."
+        )
