@@ -66,7 +66,7 @@ class _Fault:
     remaining: int
     methods: tuple[str, ...]
     status: int = 503
-    retry_after: float = 1.0
+    retry_after: int = 1
     code: str = "SimulationError"
 
 
@@ -139,7 +139,9 @@ class LocalIonQServer:
     def start(self) -> LocalIonQServer:
         """Serve in a background thread and return ``self``."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, args=(0.05,), daemon=True
+            )
             self._thread.start()
         return self
 
@@ -183,14 +185,14 @@ class LocalIonQServer:
         *,
         methods: tuple[str, ...] = ("GET", "POST", "PUT"),
         status: int = 503,
-        retry_after: float = 1.0,
+        retry_after: int = 1,
         code: str = "SimulationError",
     ) -> None:
         """Make the next ``count`` matching requests (or jobs) misbehave.
 
         Args:
             kind: ``"5xx"`` answers ``status`` without acting; ``"429"`` answers 429 with a
-                ``Retry-After`` of ``retry_after`` seconds; ``"drop"`` creates the job of a
+                ``Retry-After`` of ``retry_after`` whole seconds; ``"drop"`` creates the job of a
                 ``POST /jobs`` and then closes the connection without an answer; ``"fail_job"``
                 makes the next submitted jobs end ``failed`` with failure ``code``.
             count: How many requests or jobs are affected.
@@ -572,7 +574,7 @@ def _handler_for(server: LocalIonQServer) -> type[BaseHTTPRequestHandler]:
                 return
             fault = server._take_fault(("5xx", "429"), method)
             if fault is not None and fault.kind == "429":
-                self._error(429, "too many requests", {"Retry-After": f"{fault.retry_after:g}"})
+                self._error(429, "too many requests", {"Retry-After": str(fault.retry_after)})
                 return
             if fault is not None:
                 self._error(fault.status, "injected server error")
