@@ -280,7 +280,7 @@ def test_measurement_statistics_with_shots_agree(entangler):
     dev = qml.device("default.qubit", seed=11)
 
     def circuit():
-        for op in grover(3, 6) + [qml.SWAP([0, 2]), qml.RX(0.7, 1)]:
+        for op in [*grover(3, 6), qml.SWAP([0, 2]), qml.RX(0.7, 1)]:
             qml.apply(op)
         return qml.probs(wires=[0, 1, 2]), qml.expval(qml.X(1))
 
@@ -369,8 +369,8 @@ def test_too_wide_circuit_reports_both_numbers():
 
 
 def test_bad_entangler_and_unsupported_measurement():
-    with pytest.raises(ValueError, match="entangler must be 'ms' .* or 'zz'"):
+    with pytest.raises(ValueError, match=r"entangler must be 'ms' .* or 'zz'"):
         compile_circuit(ghz(2), entangler="cx")
     tape = qml.tape.QuantumScript(ghz(2), [qml.sample(wires=[0])], shots=10)
-    with pytest.raises(ValueError, match="SampleMP .* supported measurements: expval, var"):
+    with pytest.raises(ValueError, match=r"SampleMP .* supported measurements: expval, var"):
         to_native(tape)
