@@ -1,0 +1,99 @@
+"""State-vector kernels on a batch of states stored as ``(B, 2**n)`` complex tensors.
+
+Wire 0 is the most significant bit (PennyLane's order). A *chunk* is a run of ``k`` adjacent wires
+``start .. start+k-1``; viewing the state as ``(B, L, 2**k, R)`` with ``L = 2**start`` makes a
+chunk gate one batched matmul without copying the state into another axis order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _split(n: int, start: int, k: int) -> tuple[int, int, int]:
+    return 2**start, 2**k, 2 ** (n - start - k)
+
+
+def apply_chunk(psi: torch.Tensor, u: torch.Tensor, n: int, start: int, k: int) -> torch.Tensor:
+    """Return ``U`` applied to wires ``start..start+k-1`` of every state.
+
+    Args:
+        psi: States ``(B, 2**n)``.
+        u: Matrices ``(B, 2**k, 2**k)``, one per state.
+        n: Number of wires.
+        start: First wire of the chunk.
+        k: Number of wires in the chunk.
+    """
+    b = psi.shape[0]
+    left, size, right = _split(n, start, k)
+    if left == 1:
+        return torch.bmm(u, psi.view(b, size, right)).view(b, -1)
+    if right == 1:
+        return torch.bmm(psi.view(b, left, size), u.mT).view(b, -1)
+    return torch.matmul(u.unsqueeze(1), psi.view(b, left, size, right)).view(b, -1)
+
+
+def cross_chunk(x: torch.Tensor, y: torch.Tensor, n: int, start: int, k: int) -> torch.Tensor:
+    """Return ``A[b, i, j] = sum over the other wires of x[b, ..i..] * conj(y[b, ..j..])``.
+
+    With ``x = y`` this is the reduced density matrix of the chunk.
+    """
+    b = x.shape[0]
+    left, size, right = _split(n, start, k)
+    if left == 1:
+        return torch.bmm(x.view(b, size, right), y.view(b, size, right).mH)
+    if right == 1:
+        return torch.bmm(x.view(b, left, size).mH, y.view(b, left, size)).conj().mT
+    xv, yv = x.view(b, left, size, right), y.view(b, left, size, right)
+    return torch.matmul(xv, yv.mH).sum(1)
+
+
+def _gather_wires(psi: torch.Tensor, n: int, wires: tuple[int, ...]) -> tuple[torch.Tensor, list]:
+    """Permute ``wires`` to the front: return ``(B, 2**k, 2**(n-k))`` and the axis order used."""
+    rest = [w for w in range(n) if w not in wires]
+    order = [0, *(w + 1 for w in wires), *(w + 1 for w in rest)]
+    moved = psi.view(psi.shape[0], *([2] * n)).permute(order)
+    return moved.reshape(psi.shape[0], 2 ** len(wires), -1), order
+
+
+def apply_wires(psi: torch.Tensor, u: torch.Tensor, n: int, wires: tuple[int, ...]) -> torch.Tensor:
+    """Return ``U`` (``(B, 2**k, 2**k)``) applied to arbitrary ``wires`` (in ``U``'s order)."""
+    b = psi.shape[0]
+    moved, order = _gather_wires(psi, n, wires)
+    out = torch.bmm(u, moved).view(b, *([2] * n))
+    return out.permute(np.argsort(order).tolist()).reshape(b, -1)
+
+
+def cross_wires(x: torch.Tensor, y: torch.Tensor, n: int, wires: tuple[int, ...]) -> torch.Tensor:
+    """:func:`cross_chunk` for arbitrary ``wires``, in the given wire order."""
+    xm, _ = _gather_wires(x, n, wires)
+    ym, _ = _gather_wires(y, n, wires)
+    return torch.bmm(xm, ym.mH)
+
+
+def apply_perm(psi: torch.Tensor, perm: torch.Tensor, phase: torch.Tensor | None) -> torch.Tensor:
+    """Return ``out[b, i] = phase[i] * psi[b, perm[i]]`` (a monomial unitary)."""
+    out = psi.index_select(1, perm)
+    return out if phase is None else out.mul_(phase)
+
+
+def embed_in_chunk(m: torch.Tensor, pos: int, k: int) -> torch.Tensor:
+    """Return ``I ⊗ m ⊗ I`` acting on position ``pos`` of a ``k``-wire chunk (``m``: ``(B, 2, 2)``)."""
+    b = m.shape[0]
+    left, right = 2**pos, 2 ** (k - pos - 1)
+    eye_l = torch.eye(left, dtype=m.dtype, device=m.device)
+    eye_r = torch.eye(right, dtype=m.dtype, device=m.device)
+    full = torch.einsum("ij,bkl,mn->bikmjln", eye_l, m, eye_r)
+    return full.reshape(b, 2**k, 2**k)
+
+
+def one_wire_marginals(rho: torch.Tensor, k: int) -> torch.Tensor:
+    """Return the ``(B, k, 2, 2)`` one-wire reduced density matrices of a ``k``-wire chunk."""
+    b = rho.shape[0]
+    out = []
+    for pos in range(k):
+        left, right = 2**pos, 2 ** (k - pos - 1)
+        r = rho.reshape(b, left, 2, right, left, 2, right)
+        out.append(torch.einsum("bpaqpcq->bac", r))
+    return torch.stack(out, 1)
