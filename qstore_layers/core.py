@@ -18,7 +18,6 @@ Execution happens in two stages so that device work can run concurrently safely:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import copy
 import inspect
 import math
@@ -34,6 +33,13 @@ import numpy as np
 import pennylane as qml
 from autograd.tracer import Box, getval
 from pennylane.devices import ExecutionConfig
+
+from qstore_layers.async_exec import (
+    PENNYLANE_LOCK,
+    UnlockedDevice,
+    runs_outside_lock,
+    thread_pool,
+)
 
 GRADIENT_METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff", "spsa")
 """Gradient methods accepted by every layer."""
@@ -196,20 +202,6 @@ class _Chunk:
     params: np.ndarray
 
 
-_POOL_LOCK = threading.Lock()
-_POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
-
-
-def _thread_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    """Return a process-wide thread pool with ``workers`` threads (shared, never pickled)."""
-    with _POOL_LOCK:
-        if workers not in _POOLS:
-            _POOLS[workers] = concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="qstore-layers"
-            )
-        return _POOLS[workers]
-
-
 class BatchExecutor:
     """Executes a QNode on a batch of inputs and returns outputs plus a VJP function.
 
@@ -277,7 +269,8 @@ class BatchExecutor:
         """
         x = np.asarray(inputs, dtype=np.float64)
         w = tuple(np.asarray(weights[name], dtype=np.float64) for name in self.weight_names)
-        chunks = [self._build_chunk(x, w, rows, with_vjp) for rows in self._split(len(x))]
+        with PENNYLANE_LOCK:
+            chunks = [self._build_chunk(x, w, rows, with_vjp) for rows in self._split(len(x))]
         runs = self._map(self._run_chunk, [(c, with_vjp) for c in chunks])
         outputs = np.concatenate([out for out, _ in runs], axis=0)
         if not with_vjp:
@@ -286,13 +279,14 @@ class BatchExecutor:
         def vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             dy = np.asarray(dy, dtype=np.float64).reshape(outputs.shape)
             jobs = [(q_vjp, dy[c.rows]) for c, (_, q_vjp) in zip(chunks, runs, strict=True)]
-            d_params = self._map(lambda job: job[0](job[1]), jobs)
+            d_params = self._map(_locked_call, jobs)
             d_x = np.zeros_like(x)
             d_w = [np.zeros_like(a) for a in w]
             for chunk, dp in zip(chunks, d_params, strict=True):
                 if chunk.classical_vjp is None:
                     continue
-                cx, cw = chunk.classical_vjp(dp)
+                with PENNYLANE_LOCK:
+                    cx, cw = chunk.classical_vjp(dp)
                 d_x[chunk.rows] += cx
                 for acc, g in zip(d_w, cw, strict=True):
                     acc += g
@@ -319,7 +313,7 @@ class BatchExecutor:
     def _map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         """Apply ``fn`` to every item, concurrently in threads when async and worthwhile."""
         if self.async_execution and len(items) > 1:
-            return list(_thread_pool(self.max_workers).map(fn, items))
+            return list(thread_pool(self.max_workers).map(fn, items))
         return [fn(item) for item in items]
 
     def _tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
@@ -376,21 +370,25 @@ class BatchExecutor:
         )
 
     def _device(self) -> Any:
-        """The device for the current thread: the QNode's own, or a private copy in a worker.
+        """The device for the current thread.
 
-        Simulators such as ``lightning.qubit`` keep their state vector on the device object, so
-        concurrent chunks must not share one instance. Copies of a seeded device get fresh seeds
-        so that shot noise differs between chunks.
+        Without overlap (sync mode, or a device that must run under the PennyLane lock) this is
+        the QNode's device. Overlapping chunks get a per-thread copy wrapped in
+        :class:`~qstore_layers.async_exec.UnlockedDevice`: simulators such as
+        ``lightning.qubit`` keep their state on the device object. A device that cannot be
+        copied (e.g. one holding a network client) is shared and must accept concurrent calls.
         """
-        if threading.current_thread() is threading.main_thread() or not self.async_execution:
-            return self.qnode.device
-        device = getattr(self._local, "device", None)
-        if device is None:
-            device = copy.deepcopy(self.qnode.device)
-            if isinstance(getattr(device, "_rng", None), np.random.Generator):
-                device._rng = np.random.default_rng(self._rng.integers(2**63))
-            self._local.device = device
-        return device
+        device = self.qnode.device
+        if not self.async_execution or not runs_outside_lock(device):
+            return device
+        proxy = getattr(self._local, "device", None)
+        if proxy is None:
+            try:
+                clone = copy.deepcopy(device)
+            except (TypeError, copy.Error):
+                clone = device
+            proxy = self._local.device = UnlockedDevice(clone)
+        return proxy
 
     def _gradient_kwargs(self) -> dict[str, Any]:
         """Extra arguments of the gradient transform (SPSA step, directions and sampler)."""
@@ -407,6 +405,13 @@ class BatchExecutor:
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
         """Stage 2 (any thread): execute the chunk's tapes; return outputs and a parameter VJP."""
         chunk, with_vjp = job
+        with PENNYLANE_LOCK:
+            return self._run_chunk_locked(chunk, with_vjp)
+
+    def _run_chunk_locked(
+        self, chunk: _Chunk, with_vjp: bool
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
+        """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
 
         def quantum(p: Any) -> Any:
             tapes, offset = [], 0
@@ -435,6 +440,13 @@ class BatchExecutor:
             return out, (lambda _dy: zero) if with_vjp else None
         vjp_fn, out = autograd.make_vjp(quantum)(chunk.params)
         return np.asarray(out, dtype=np.float64), vjp_fn
+
+
+def _locked_call(job: tuple[Callable[[Any], Any], Any]) -> Any:
+    """Call ``job[0](job[1])`` holding :data:`PENNYLANE_LOCK` (used for chunk VJPs)."""
+    fn, arg = job
+    with PENNYLANE_LOCK:
+        return fn(arg)
 
 
 def _flatten_result(result: Any, tape: qml.tape.QuantumScript) -> Any:
