@@ -17,10 +17,18 @@ from typing import Any
 
 import numpy as np
 from pennylane.devices import Device, ExecutionConfig
+from pennylane.devices.capabilities import observable_stopping_condition_factory
 from pennylane.devices.modifiers import simulator_tracking, single_tape_support
+from pennylane.devices.preprocess import (
+    decompose,
+    device_resolve_dynamic_wires,
+    validate_device_wires,
+    validate_measurements,
+    validate_observables,
+)
 from pennylane.exceptions import DeviceError
 from pennylane.tape import QuantumScript, QuantumScriptBatch
-from pennylane.transforms import broadcast_expand
+from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
 from pennylane.typing import Result, ResultBatch
 
@@ -269,14 +277,40 @@ class RouterDevice(Device):
     def preprocess_transforms(
         self, execution_config: ExecutionConfig | None = None
     ) -> CompilePipeline:
-        """PennyLane's default pipeline for ``router.toml``, broadcasting kept for the targets.
+        """PennyLane's preprocessing to the gate set of ``router.toml``; broadcasts are kept.
+
+        Mid-circuit measurements are deferred, operations decomposed to ``router.toml``'s gate
+        set, wires, measurements and observables validated. Broadcasted tapes are left to the
+        targets (``default.qubit`` simulates them vectorised; others split them).
 
         With ``adjoint``/``backprop`` derivatives, the preprocessing of the target that computes
         them is appended, so PennyLane differentiates exactly the tapes that target runs.
         """
         config = execution_config or ExecutionConfig()
-        program = super().preprocess_transforms(config)
-        program.remove(broadcast_expand)
+        caps = self.capabilities
+        program = CompilePipeline()
+        if config.mcm_config.mcm_method == "deferred":
+            program.add_transform(defer_measurements, allow_postselect=False)
+        program.add_transform(
+            decompose,
+            stopping_condition=caps.supports_operation,
+            device_wires=self.wires,
+            target_gates=caps.gate_set(),
+            name=self.name,
+        )
+        program.add_transform(device_resolve_dynamic_wires, wires=self.wires, allow_resets=False)
+        program.add_transform(validate_device_wires, self.wires, name=self.name)
+        program.add_transform(validate_measurements, name=self.name)
+        program.add_transform(
+            validate_observables,
+            stopping_condition=observable_stopping_condition_factory(
+                caps.filter(finite_shots=False)
+            ),
+            stopping_condition_shots=observable_stopping_condition_factory(
+                caps.filter(finite_shots=True)
+            ),
+            name=self.name,
+        )
         method = config.gradient_method
         if method in _DEVICE_DERIVATIVES:
             num_wires = len(self.wires) if self.wires is not None else 0

@@ -68,14 +68,23 @@ _ROTATIONS: dict[str, Callable[[Any, Any], Any]] = {
 _STATE_PREPS = frozenset({"StatePrep", "BasisState"})
 
 QSIM_GATES = frozenset(_FIXED) | frozenset(_ROTATIONS) | {"QubitUnitary", "GlobalPhase"}
-"""Gates the qsim target runs natively; PennyLane decomposes everything else into these."""
+"""Gates the qsim target runs natively; PennyLane decomposes everything else into these, except
+operations with a matrix but no decomposition (up to 4 wires), which run as matrix gates."""
+
+
+_MAX_MATRIX_WIRES = 4
+
+
+def _as_matrix(op: qml.operation.Operator) -> bool:
+    """Whether ``op`` runs as a dense matrix gate (a unitary, or a gate with no decomposition)."""
+    if len(op.wires) > _MAX_MATRIX_WIRES or not op.has_matrix:
+        return False
+    return op.name == "QubitUnitary" or not op.has_decomposition
 
 
 def _supported(op: qml.operation.Operator) -> bool:
     """Stopping condition for ``decompose``: whether qsim runs ``op`` as it is."""
-    if op.name == "QubitUnitary":
-        return len(op.wires) <= 4
-    return op.name in QSIM_GATES
+    return (op.name in QSIM_GATES and op.name != "QubitUnitary") or _as_matrix(op)
 
 
 def _numeric(value: Any) -> np.ndarray:
@@ -93,8 +102,8 @@ def _structure_key(tape: QuantumScript) -> tuple:
             parts.append((op.name, tuple(op.wires)))
         elif op.name in _STATE_PREPS and i == 0:
             parts.append((op.name, tuple(op.wires), _numeric(op.data[0]).tobytes()))
-        else:  # QubitUnitary: the matrix is part of the structure
-            parts.append((op.name, tuple(op.wires), _numeric(op.data[0]).tobytes()))
+        else:  # a matrix gate: the matrix is part of the structure
+            parts.append((op.name, tuple(op.wires), _numeric(op.matrix()).tobytes()))
     return tuple(parts)
 
 
@@ -202,7 +211,7 @@ class QsimDevice(Device):
                     op.state_vector(wire_order=range(num_wires)), dtype=np.complex64
                 ).reshape(-1)
             else:
-                moments.append(cirq.MatrixGate(_numeric(op.data[0])).on(*targets))
+                moments.append(cirq.MatrixGate(_numeric(op.matrix())).on(*targets))
         circuit = cirq.Circuit(moments)
         resolvers = [
             {f"p{i}": float(_numeric(tape.operations[i].data[0])) for i in symbol_positions}

@@ -22,6 +22,12 @@ Registering a target (other modules of this package, or user code)::
         description="batched torch state-vector simulator",
     )
 
+Targets of other ``pennylane_qstore`` packages live in a small module named ``target`` inside
+the package (``pennylane_qstore/ionq/target.py``, ``pennylane_qstore/engine/target.py``) that
+only calls ``register_target`` (the factory imports the heavy packages). The registry imports
+the modules listed in :data:`PLUGIN_MODULES` on first use; a plugin that fails to import is
+reported by ``qstore devices`` (see :func:`plugin_errors`) instead of breaking the router.
+
 Rules a target follows:
 
 * ``factory(wires, seed)`` returns a new-API device; ``wires`` is the router's ``Wires`` (or
@@ -38,6 +44,7 @@ Rules a target follows:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from collections.abc import Callable, Iterable
@@ -89,6 +96,33 @@ class TargetSpec:
 
 
 _REGISTRY: dict[str, TargetSpec] = {}
+
+PLUGIN_MODULES = ("pennylane_qstore.ionq.target", "pennylane_qstore.engine.target")
+"""Modules imported on first use of the registry; each registers its package's targets."""
+
+_plugins_loaded = False
+_PLUGIN_ERRORS: dict[str, str] = {}
+
+
+def _load_plugins() -> None:
+    """Import :data:`PLUGIN_MODULES` once, remembering why any of them failed."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in PLUGIN_MODULES:
+        try:
+            if importlib.util.find_spec(module) is None:
+                continue
+            importlib.import_module(module)
+        except Exception as exc:
+            _PLUGIN_ERRORS[module] = f"{type(exc).__name__}: {exc}"
+
+
+def plugin_errors() -> dict[str, str]:
+    """Return ``{module: error}`` for target plugins that failed to import."""
+    _load_plugins()
+    return dict(_PLUGIN_ERRORS)
 
 
 def register_target(
@@ -163,6 +197,7 @@ def get_target(name: str) -> TargetSpec:
     Raises:
         KeyError: If no target has that name; the message lists the registered ones.
     """
+    _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -173,6 +208,7 @@ def get_target(name: str) -> TargetSpec:
 
 def registered_targets() -> tuple[TargetSpec, ...]:
     """Return every registered target in registration order (the default fallback order)."""
+    _load_plugins()
     return tuple(_REGISTRY.values())
 
 
@@ -225,6 +261,8 @@ def _pennylane_device(short_name: str) -> TargetFactory:
 def _make_braket(wires: Wires | None, seed: int | None) -> Device:
     import pennylane as qml
 
+    if wires is None:
+        raise ValueError("the braket.local target needs device wires: qml.device(..., wires=n)")
     # The Braket local simulator draws samples from its own unseeded RNG.
     return qml.device("braket.local.qubit", wires=wires)
 
