@@ -4,10 +4,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
+
+VERIFY_MAX_QUBITS = 10
+"""Circuits up to this width are verified against their full unitary by ``qstore compile``."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the IonQ sub-commands to the ``qstore`` parser."""
+    compile_parser = subparsers.add_parser(
+        "compile",
+        help="compile an OpenQASM 2/3 file to IonQ native gates and verify the result",
+        description=(
+            "Compile FILE.qasm to IonQ native gates (GPI, GPI2 and MS for Aria or ZZ for Forte), "
+            "print the gates, their counts and whether the compiled unitary equals the source's."
+        ),
+    )
+    compile_parser.add_argument("file", help="OpenQASM 2 or 3 file")
+    compile_parser.add_argument(
+        "--entangler", choices=("ms", "zz"), default="ms", help="ms: Aria (default), zz: Forte"
+    )
+    compile_parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the IonQ job input (ionq.circuit.v1, native) on stdout, the report on stderr",
+    )
+    compile_parser.set_defaults(func=_compile)
     server = subparsers.add_parser(
         "ionq-server",
         help="run a local IonQ v0.4 API server that simulates the jobs it receives",
@@ -40,3 +62,56 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    import numpy as np
+    import pennylane as qml
+
+    from pennylane_qstore.ionq.compiler import UnsupportedOperationError, compile_circuit
+    from pennylane_qstore.ionq.qasm import QasmError, load_qasm
+
+    try:
+        text = Path(args.file).read_text()
+        tape, wires = load_qasm(text, source=args.file)
+        start = time.perf_counter()
+        native = compile_circuit(tape, args.entangler, wires=wires)
+        seconds = time.perf_counter() - start
+    except (OSError, QasmError, UnsupportedOperationError, ValueError) as exc:
+        print(f"qstore compile: error: {exc}", file=sys.stderr)
+        return 2
+    if native.qubits <= VERIFY_MAX_QUBITS:
+        source = qml.matrix(tape, wire_order=wires)
+        error = float(np.max(np.abs(native.matrix() - source))) if len(source) else 0.0
+        verified = error < 1e-9
+        verdict = f"{'OK' if verified else 'FAILED'}: max |U_native - U_source| = {error:.1e}"
+    else:
+        verified, verdict = True, f"not checked (more than {VERIFY_MAX_QUBITS} qubits)"
+    counts = native.gate_counts()
+    report = [
+        f"gates: {counts['total']} total, {counts['2q']} two-qubit ({args.entangler}), "
+        f"{counts['1q']} single-qubit ({counts['gpi']} gpi, {counts['gpi2']} gpi2); "
+        f"compiled in {seconds * 1e3:.1f} ms",
+        f"global phase: {native.global_phase:+.6f} turns; residual virtual Z (turns): "
+        + ", ".join(f"{w}={f:+.4f}" for w, f in zip(native.wires, native.frames, strict=True)),
+        "outputs: "
+        + ", ".join(
+            f"{w} -> qubit {q}" for w, q in zip(native.wires, native.output_qubits, strict=True)
+        ),
+        f"verification: {verdict}",
+    ]
+    if args.json:
+        print(json.dumps(native.to_json(), indent=2))
+        print("\n".join(report), file=sys.stderr)
+    else:
+        print(
+            f"{native.qubits} qubits: " + ", ".join(f"{i}={w}" for i, w in enumerate(native.wires))
+        )
+        for gate in native.gates:
+            print(json.dumps(gate.to_json()))
+        print("\n".join(report))
+    return 0 if verified else 1

@@ -58,6 +58,11 @@ def _split_diagonal(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, left.conj() @ mat
 
 
+def _clean(phase: float) -> float:
+    """Return ``phase`` as a float, with rounding noise below 1e-12 turns snapped to 0."""
+    return 0.0 if abs(phase) < 1e-12 else float(phase)
+
+
 class _Core:
     """An ``exp(-iπθ Z⊗Z)`` interaction with the single-qubit gates just before it on each wire."""
 
@@ -155,7 +160,7 @@ def synthesise_one_qubit(matrix: np.ndarray) -> tuple[list[tuple[str, float]], f
         gates = [("gpi2", -rad_to_turns(delta)), ("gpi2", 0.5 - rad_to_turns(gamma + delta))]
         frame = beta + gamma + delta
     frame_turns = rad_to_turns(frame)
-    gates = [(name, wrap_turns(phase)) for name, phase in gates]
+    gates = [(name, _clean(wrap_turns(phase))) for name, phase in gates]
     realised = rz_turns(frame_turns)
     for name, phase in gates:
         gate_matrix = GPI.compute_matrix(phase) if name == "gpi" else GPI2.compute_matrix(phase)
@@ -209,7 +214,7 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
             carry[w] = after[w]
         if entangler == "ms":  # in the frame, XX(θ) is MS(-f_a, -f_b); Z⊗I flips the sign of θ
             flip = 0.5 if theta < 0 else 0.0
-            phases = (float(wrap_turns(-frames[a] + flip)), float(wrap_turns(-frames[b])))
+            phases = (_clean(wrap_turns(-frames[a] + flip)), _clean(wrap_turns(-frames[b])))
             gates.append(NativeGate("ms", (a, b), phases, float(abs(theta))))
         else:
             gates.append(NativeGate("zz", (a, b), (), float(abs(theta))))

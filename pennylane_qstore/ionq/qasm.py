@@ -1,0 +1,122 @@
+"""Reading OpenQASM 2 and 3 circuits with PennyLane's own converter (``qml.from_qasm3``).
+
+OpenQASM 2 declarations (``qreg``/``creg``, ``cu1``, ``u``) are rewritten line for line to their
+OpenQASM 3 forms first, so line numbers in errors are those of the file. ``include``, ``barrier``
+and ``measure`` statements are dropped: IonQ measures every qubit at the end. Use
+:func:`load_qasm`; any failure is a :class:`QasmError` naming the line at fault.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pennylane as qml
+from pennylane.tape import QuantumScript
+
+_VERSION_2 = re.compile(r"^\s*OPENQASM\s+2(\.\d+)?\s*;")
+_DROP = re.compile(r"^\s*(include\b|barrier\b|measure\b|\w+(\[\d+\])?\s*=\s*measure\b)")
+_QREG = re.compile(r"^(\s*)qreg\s+(\w+)\s*\[\s*(\d+)\s*\]\s*;")
+_CREG = re.compile(r"^(\s*)creg\s+(\w+)\s*\[\s*(\d+)\s*\]\s*;")
+_QUBIT = re.compile(r"^\s*qubit\s*(?:\[\s*(\d+)\s*\])?\s+(\w+)\s*;")
+_RENAMES = (
+    (re.compile(r"^(\s*)cu1(\s*\()"), r"\1cp\2"),
+    (re.compile(r"^(\s*)[uU](\s*\()"), r"\1u3\2"),
+)
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
+_UNSUPPORTED_GATE = re.compile(r"Unsupported gate encountered in QASM: (\w+)")
+
+
+class QasmError(ValueError):
+    """An OpenQASM file that cannot be read; the message names the line at fault."""
+
+
+def _to_qasm3(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Return the OpenQASM 3 lines and the declared qubit labels in declaration order."""
+    version_2 = bool(lines) and any(_VERSION_2.match(line) for line in lines[:5])
+    out, wires = [], []
+    for line in lines:
+        if version_2 and _VERSION_2.match(line):
+            line = "OPENQASM 3.0;"
+        elif _DROP.match(line):
+            line = ""
+        else:
+            line = _QREG.sub(r"\1qubit[\3] \2;", line)
+            line = _CREG.sub(r"\1bit[\3] \2;", line)
+            for pattern, replacement in _RENAMES:
+                line = pattern.sub(replacement, line)
+        declared = _QUBIT.match(line)
+        if declared:
+            size, name = declared.groups()
+            wires += [name] if size is None else [f"{name}[{i}]" for i in range(int(size))]
+        out.append(line)
+    return out, wires
+
+
+def _line_at_fault(message: str, lines: list[str]) -> int | None:
+    found = _LINE_IN_MESSAGE.search(message)
+    if found:
+        return int(found.group(1))
+    gate = _UNSUPPORTED_GATE.search(message)
+    if gate:
+        pattern = re.compile(rf"^\s*{re.escape(gate.group(1))}\b")
+        return next((i for i, line in enumerate(lines, 1) if pattern.match(line)), None)
+    return None
+
+
+def _syntax_errors(program: str) -> list[tuple[int, str]]:
+    """Return ``(line, message)`` for each syntax error (PennyLane's reader recovers silently)."""
+    try:
+        from antlr4 import CommonTokenStream, InputStream
+        from antlr4.error.ErrorListener import ErrorListener
+        from openqasm3.parser import qasm3Lexer, qasm3Parser
+    except ImportError as exc:
+        raise ImportError(
+            'reading OpenQASM needs openqasm3 with its parser: pip install "pennylane-qstore[qasm]"'
+        ) from exc
+
+    class _Collect(ErrorListener):
+        def __init__(self) -> None:
+            self.errors: list[tuple[int, str]] = []
+
+        def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):
+            self.errors.append((line, msg))
+
+    listener = _Collect()
+    lexer = qasm3Lexer(InputStream(program))
+    parser = qasm3Parser(CommonTokenStream(lexer))
+    for part in (lexer, parser):
+        part.removeErrorListeners()
+        part.addErrorListener(listener)
+    parser.program()
+    return listener.errors
+
+
+def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[str]]:
+    """Read an OpenQASM 2 or 3 circuit.
+
+    Args:
+        text: the program.
+        source: name used in error messages (e.g. the file name).
+
+    Returns:
+        ``(tape, wires)``: the circuit's operations and every declared qubit in declaration order
+        (labels such as ``"q[0]"``).
+
+    Raises:
+        QasmError: ``"<source>:<line>: <text of the line>: <reason>"``.
+    """
+    lines = text.splitlines()
+    converted, wires = _to_qasm3(lines)
+    program = "\n".join(converted)
+    syntax = _syntax_errors(program)
+    if syntax:
+        line, message = syntax[0]
+        raise QasmError(f"{source}:{line}: {lines[line - 1].strip()}: syntax error: {message}")
+    try:
+        tape = qml.tape.make_qscript(qml.from_qasm3(program))()
+    except Exception as exc:  # the converter raises many exception types; all mean "cannot read"
+        message = str(exc).strip() or type(exc).__name__
+        line = _line_at_fault(message, lines)
+        where = f"{source}:{line}: {lines[line - 1].strip()}" if line else source
+        raise QasmError(f"{where}: {message}") from exc
+    return tape, wires or tape.wires.tolist()

@@ -1,0 +1,82 @@
+"""``qstore compile``: OpenQASM 2/3 in, native gates, IonQ JSON, counts and verification out."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pennylane_qstore.cli import main
+
+QASM2 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q[0];
+cx q[0],q[1];
+swap q[1],q[2];
+crz(0.4) q[2],q[0];
+u3(0.1,0.2,0.3) q[1];
+barrier q;
+measure q -> c;
+"""
+
+QASM3 = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] a;
+qubit[1] b;
+h a[0];
+cp(pi/8) a[0], b[0];
+crz(0.3) a[1], b[0];
+"""
+
+
+def _write(tmp_path, text: str, name: str = "circuit.qasm") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("entangler", ["ms", "zz"])
+def test_compile_prints_gates_counts_and_verification(tmp_path, capsys, entangler):
+    assert main(["compile", _write(tmp_path, QASM2), "--entangler", entangler]) == 0
+    out = capsys.readouterr().out
+    gates = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert {g["gate"] for g in gates} <= {"gpi", "gpi2", entangler}
+    assert sum(g["gate"] == entangler for g in gates) == 2  # the swap costs nothing
+    assert f"2 two-qubit ({entangler})" in out
+    assert "verification: OK" in out
+    assert "q[1] -> qubit 2" in out  # the swap was absorbed by relabelling
+
+
+def test_compile_json_is_the_ionq_job_input(tmp_path, capsys):
+    assert main(["compile", _write(tmp_path, QASM3), "--entangler", "zz", "--json"]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["gateset"] == "native" and payload["qubits"] == 3
+    zz = [g for g in payload["circuit"] if g["gate"] == "zz"]
+    # cp(π/8) and crz(0.3) are partial angles: one ZZ each, angles π/8/(4π) = 1/32 and 0.3/(4π)
+    assert sorted(g["angle"] for g in zz) == pytest.approx(sorted([1 / 32, 0.3 / (4 * math.pi)]))
+    assert "verification: OK" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "OPENQASM 3.0;\nqubit[2] q;\nh q[0];\nfoo q[0], q[1];\n",
+            ":4: foo q[0], q[1];: Unsupported gate",
+        ),
+        ("OPENQASM 2.0;\nqreg q[2];\nh q[0];\ncx q[0] q[1];\n", ":4: cx q[0] q[1];: syntax error"),
+        ("OPENQASM 3.0;\nqubit[2] q;\nh q[5];\n", ":3: h q[5];: Index 5"),
+    ],
+)
+def test_unreadable_file_names_the_line_at_fault(tmp_path, capsys, text, expected):
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["compile", str(tmp_path / "nope.qasm")]) == 2
+    assert "nope.qasm" in capsys.readouterr().err
