@@ -1,0 +1,338 @@
+"""The qstore.ionq device against the local IonQ server over real HTTP."""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pennylane as qml
+import pytest
+from pennylane.exceptions import DeviceError
+
+from pennylane_qstore.ionq import device as device_module
+from pennylane_qstore.ionq.device import IonQDevice
+from pennylane_qstore.ionq.errors import (
+    CostCapExceeded,
+    DryRunComplete,
+    IonQAuthError,
+    IonQError,
+    IonQJobFailed,
+)
+from pennylane_qstore.ionq.qis import QIS_OPS
+from pennylane_qstore.ionq.server import LocalIonQServer
+
+SHOTS = 10_000
+HERMITIAN = np.array([[1.0, 2.0], [2.0, -1.0]])
+
+
+@pytest.fixture
+def server() -> Iterator[LocalIonQServer]:
+    with LocalIonQServer(seed=5) as srv:
+        yield srv
+
+
+def make(server: LocalIonQServer, wires: int = 3, shots: object = SHOTS, **kwargs: object):
+    kwargs.setdefault("poll_interval", (0.01, 0.05))
+    return qml.device(
+        "qstore.ionq",
+        wires=wires,
+        shots=shots,
+        seed=7,
+        api_url=server.url,
+        api_key=server.api_key,
+        **kwargs,
+    )
+
+
+def ansatz(x: float) -> None:
+    qml.RX(x, 0)
+    qml.CNOT([0, 1])
+    qml.RY(0.4, 2)
+    qml.Toffoli([0, 1, 2])
+    qml.Rot(0.1, 0.2, 0.3, 1)
+    qml.IsingXX(0.3, [1, 2])
+    qml.SWAP([0, 2])
+
+
+def expectations() -> list:
+    return [
+        qml.expval(qml.X(0) @ qml.Y(1)),
+        qml.expval(qml.Z(2)),
+        qml.var(qml.Y(0)),
+        qml.probs(wires=[0, 2]),
+        qml.expval(qml.Hermitian(HERMITIAN, 1)),
+        qml.expval(qml.X(0) + 0.5 * qml.Z(1)),
+    ]
+
+
+def reference(measurements: list, x: float = 0.7) -> list:
+    tape = qml.tape.QuantumScript(qml.tape.make_qscript(ansatz)(x).operations, measurements)
+    return qml.execute([tape], qml.device("default.qubit", wires=3))[0]
+
+
+def within_5_sigma(value: object, exact: object, spread: float) -> None:
+    """Assert agreement within five standard errors; ``spread`` bounds the per-shot std."""
+    np.testing.assert_allclose(value, exact, atol=5 * spread / np.sqrt(SHOTS))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"gateset": "qis"}, {"backend": "qpu.forte-1", "error_mitigation": False}],
+    ids=["native-ms", "qis", "native-zz"],
+)
+def test_expval_var_probs_match_default_qubit(server: LocalIonQServer, options: dict) -> None:
+    dev = make(server, **options)
+    got = qml.QNode(lambda x: (ansatz(x), expectations())[1], dev)(0.7)
+    exact = reference(expectations())
+    noisy = "backend" in options  # hardware-like noise: a few per cent of depolarisation
+    for value, want, spread in zip(got, exact, [1, 1, 1, 0.5, 2.3, 1.5], strict=True):
+        if noisy:
+            np.testing.assert_allclose(value, want, atol=0.1)
+        else:
+            within_5_sigma(value, want, spread)
+
+
+def test_samples_and_counts(server: LocalIonQServer) -> None:
+    dev = make(server)
+    circuit = qml.QNode(
+        lambda x: (ansatz(x), (qml.sample(), qml.counts(wires=[2, 0]), qml.sample(qml.Y(1))))[1],
+        dev,
+    )
+    samples, counts, signs = circuit(0.7)
+    probs = reference([qml.probs(wires=[0, 1, 2]), qml.probs(wires=[2, 0]), qml.expval(qml.Y(1))])
+    assert samples.shape == (SHOTS, 3)
+    index = samples @ np.array([4, 2, 1])
+    within_5_sigma(np.bincount(index, minlength=8) / SHOTS, probs[0], 0.5)
+    assert sum(counts.values()) == SHOTS
+    freq = [counts.get(k, 0) / SHOTS for k in ("00", "01", "10", "11")]
+    within_5_sigma(freq, probs[1], 0.5)
+    assert set(np.unique(signs)) <= {-1, 1}
+    within_5_sigma(signs.mean(), probs[2], 1)
+
+
+def test_shot_vector(server: LocalIonQServer) -> None:
+    dev = make(server, wires=1, shots=(100, 300))
+    first, second = qml.QNode(lambda: (qml.X(0), qml.sample(wires=0))[1], dev)()
+    assert first.shape == (100, 1) and second.shape == (300, 1)  # as default.qubit
+    assert np.all(first == 1) and np.all(second == 1)
+    assert server.job_payloads()[0]["shots"] == 400
+
+
+def test_batch_is_sent_as_chunked_multi_circuit_jobs_in_order(server: LocalIonQServer) -> None:
+    dev = make(server, max_circuits_per_job=4)
+    tapes = [
+        qml.tape.QuantumScript(
+            [qml.X(w) for w in range(3) if k >> (2 - w) & 1], [qml.probs()], shots=100
+        )
+        for k in range(8)
+    ]
+    with qml.Tracker(dev) as tracker:
+        results = qml.execute(tapes, dev)
+    for k, probs in enumerate(results):
+        assert probs[k] == 1.0
+    assert server.job_count == 2
+    assert [p["type"] for p in server.job_payloads()] == ["ionq.multi-circuit.v1"] * 2
+    assert tracker.totals["jobs"] == 2 and tracker.totals["executions"] == 8
+
+
+def test_parameter_shift_gradient(server: LocalIonQServer) -> None:
+    def circuit(x: object) -> object:
+        ansatz(x)
+        return qml.expval(qml.Z(0) @ qml.Z(2))
+
+    x = qml.numpy.array(0.7, requires_grad=True)
+    got = qml.grad(qml.QNode(circuit, make(server), diff_method="parameter-shift"))(x)
+    want = qml.grad(qml.QNode(circuit, qml.device("default.qubit")))(x)
+    assert abs(got - want) < 5 * np.sqrt(2) / np.sqrt(SHOTS)
+    assert server.job_count == 2  # forward pass, then both shifted tapes in one job
+
+
+def test_execute_async_leaves_the_event_loop_free(server: LocalIonQServer) -> None:
+    server.latency = 0.1
+    dev = make(server)
+    tape = qml.tape.QuantumScript([qml.H(0)], [qml.expval(qml.X(0)), qml.probs(wires=0)])
+
+    async def main() -> tuple:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.ensure_future(ticker())
+        results = await dev.execute_async([tape])
+        task.cancel()
+        return results, ticks
+
+    ((expval, probs),), ticks = asyncio.run(main())
+    assert expval == 1.0
+    within_5_sigma(probs, [0.5, 0.5], 0.5)
+    assert ticks >= 10
+
+
+def test_ctrl_c_cancels_submitted_jobs(server: LocalIonQServer) -> None:
+    server.queue_time = 60
+    dev = make(server)
+    circuit = qml.QNode(lambda: (qml.H(0), qml.expval(qml.Z(0)))[1], dev)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        circuit()
+    timer.join()
+    (job,) = dev.client.list_jobs()["jobs"]
+    assert job["status"] == "canceled"
+
+
+def test_timeout_cancels_and_says_so(server: LocalIonQServer) -> None:
+    server.queue_time = 60
+    dev = make(server, timeout=0.2)
+    with pytest.raises(IonQError, match="cancelled"):
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+    assert dev.client.list_jobs()["jobs"][0]["status"] == "canceled"
+
+
+def test_failed_job_carries_code_and_id(server: LocalIonQServer) -> None:
+    server.inject("fail_job", code="QPU_ERROR")
+    dev = make(server)
+    with pytest.raises(IonQJobFailed, match="QPU_ERROR") as info:
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+    assert info.value.code == "QPU_ERROR"
+    assert info.value.job_id == dev.client.list_jobs()["jobs"][0]["id"]
+
+
+def test_every_fault_recovers_without_duplicates(server: LocalIonQServer) -> None:
+    server.inject("drop")
+    server.inject("5xx", count=2, methods=("GET", "POST"))
+    server.inject("429", count=2, methods=("GET", "POST"), retry_after=0)
+    dev = make(server, max_circuits_per_job=2)
+    tapes = [
+        qml.tape.QuantumScript([qml.X(0)] * k, [qml.expval(qml.Z(0))], shots=10) for k in range(5)
+    ]
+    results = qml.execute(tapes, dev)
+    assert list(results) == [1.0, -1.0, 1.0, -1.0, 1.0]
+    assert server.job_count == 3
+
+
+def test_cost_cap_refuses_before_submitting(server: LocalIonQServer) -> None:
+    dev = make(server, backend="qpu.aria-1", shots=1000, cost_cap=20.0, gateset="qis")
+    tapes = [qml.tape.QuantumScript([qml.H(0)], [qml.expval(qml.Z(0))], shots=1000)] * 2
+    with pytest.raises(CostCapExceeded, match=r"\$25\.27 exceeds the cost cap \$20\.00"):
+        qml.execute(tapes, dev)
+    assert server.job_count == 0
+
+
+def test_qpu_run_records_jobs_and_cost(server: LocalIonQServer) -> None:
+    dev = make(server, backend="qpu.aria-1", shots=1000, gateset="qis")
+    with qml.Tracker(dev) as tracker:
+        qml.QNode(lambda: (qml.H(0), qml.expval(qml.X(0)))[1], dev)()
+    record = dev.runs[-1]
+    assert record.cost == pytest.approx(12.4166 + 1000 * 2 * 0.00022)  # H, then H to measure X
+    assert tracker.totals["cost"] == pytest.approx(record.cost)
+    assert tracker.history["job_ids"] == [tuple(record.job_ids)]
+
+
+def test_dry_run_prices_without_results(server: LocalIonQServer) -> None:
+    dev = make(server, backend="qpu.forte-1", shots=100, dry_run=True, gateset="qis")
+    with pytest.raises(DryRunComplete, match="estimated cost") as info:
+        qml.QNode(lambda: (qml.H(0), qml.expval(qml.X(0)))[1], dev)()
+    assert info.value.record.estimated_cost == pytest.approx(12.4166 + 100 * 2 * 0.00022)
+    assert server.job_payloads()[0]["dry_run"] is True
+
+
+def test_job_options_reach_the_payload(server: LocalIonQServer) -> None:
+    session = make(server).client.create_session("simulator", cost_limit=5.0)["id"]
+    dev = make(
+        server,
+        wires=2,
+        shots=600,
+        error_mitigation=True,
+        noise_model="aria-1",
+        noise_seed=9,
+        session=session,
+        metadata={"project": "demo"},
+    )
+    counts = qml.QNode(lambda: (qml.H(0), qml.CNOT([0, 1]), qml.counts())[2], dev)()
+    payload = server.job_payloads()[0]
+    histogram = dev.client.get_probabilities(dev.runs[-1].job_ids[0])
+    assert {k: v for k, v in payload.items() if k not in ("input", "name", "metadata")} == {
+        "backend": "simulator",
+        "shots": 600,
+        "type": "ionq.circuit.v1",
+        "settings": {"error_mitigation": {"debiasing": True}},
+        "noise": {"model": "aria-1", "seed": 9},
+        "session_id": session,
+    }
+    assert payload["metadata"]["project"] == "demo"
+    assert payload["input"]["gateset"] == "native"
+    assert {g["gate"] for g in payload["input"]["circuit"]} <= {"gpi", "gpi2", "ms"}
+    # a noisy run returns a shot histogram: the device rebuilds exactly those counts
+    assert counts == {
+        format(int(k), "02b")[::-1]: round(p * 600) for k, p in sorted(histogram.items())
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"colour": "red"},
+            TypeError,
+            "unknown option.*valid options: wires, shots, seed, backend",
+        ),
+        ({"backend": "qpu.harmony"}, ValueError, "unknown IonQ backend 'qpu.harmony'; choose one"),
+        ({"backend": "qpu.aria-1", "wires": 30}, ValueError, "qpu.aria-1 has 25 qubits"),
+        ({"backend": "qpu.aria-2", "entangler": "zz"}, ValueError, "no ZZ gate"),
+        ({"gateset": "openqasm"}, ValueError, "gateset must be"),
+        ({"error_mitigation": True, "shots": 100}, ValueError, "at least 500 shots"),
+        (
+            {"backend": "qpu.aria-1", "noise_model": "aria-1"},
+            ValueError,
+            "applies to backend='simulator' only",
+        ),
+    ],
+)
+def test_bad_options_are_explained(
+    server: LocalIonQServer, kwargs: dict, error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        make(server, **kwargs)
+
+
+def test_missing_key_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IONQ_API_KEY", raising=False)
+    with pytest.raises(IonQAuthError, match="IONQ_API_KEY"):
+        qml.device("qstore.ionq", wires=1, shots=10)
+
+
+def test_analytic_execution_is_refused(server: LocalIonQServer) -> None:
+    dev = make(server, shots=None)
+    with pytest.raises(DeviceError, match="give the device shots"):
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+
+
+def test_too_many_qubits_for_the_local_simulator(server: LocalIonQServer) -> None:
+    dev = make(server, wires=21, gateset="qis")
+    with pytest.raises(IonQError, match="simulates at most 20 qubits"):
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+
+
+def test_capabilities_come_from_the_toml(server: LocalIonQServer) -> None:
+    dev = make(server)
+    assert isinstance(dev, IonQDevice) and dev.name == "qstore.ionq"
+    base_names = {name.removeprefix("Adjoint(").rstrip(")") for name in QIS_OPS}
+    assert base_names | {"GPI", "GPI2", "MS", "ZZ"} <= set(dev.capabilities.operations)
+
+
+def test_progress_is_shown_for_long_waits(
+    server: LocalIonQServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(device_module, "PROGRESS_AFTER", 0.0)
+    server.queue_time = 0.3
+    dev = make(server, progress=True)
+    qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+    assert "IonQ simulator: 0/1 jobs completed, 1 ready" in capsys.readouterr().err
