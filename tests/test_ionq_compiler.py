@@ -291,6 +291,18 @@ def test_measurement_statistics_with_shots_agree(entangler):
     assert abs(x - exact_x) < 5 * np.sqrt((1 - exact_x**2) / shots) + 1e-3
 
 
+def test_broadcast_parameters_compile_one_circuit_per_value():
+    @qml.qnode(qml.device("default.qubit"))
+    def circuit(x):
+        qml.RY(x, 0)
+        qml.CRX(x, [0, 1])
+        return qml.expval(qml.Z(1)), qml.probs(wires=[0])
+
+    x = np.array([0.1, 1.2, 2.5])
+    got, want = to_native(circuit, entangler="ms")(x), circuit(x)
+    assert np.allclose(got[0], want[0], atol=1e-9) and np.allclose(got[1], want[1], atol=1e-9)
+
+
 def test_native_circuits_give_device_the_wires_to_measure():
     tape = qml.tape.QuantumScript(
         [qml.PauliX(0), qml.SWAP([0, 1])], [qml.probs(wires=[1]), qml.expval(qml.Z(0))]

@@ -153,6 +153,11 @@ def native_circuits(
         list of those probability vectors and returns the source tape's results.
     """
     _check_entangler(entangler)
+    if tape.batch_size is not None:
+        raise ValueError(
+            f"the tape is broadcast over {tape.batch_size} parameter values; expand it first with "
+            "qml.transforms.broadcast_expand (to_native does this for you)"
+        )
     _check_finite(tape.operations)
     _check_measurements(tape)
     wires = tape.wires.tolist()
@@ -218,6 +223,25 @@ def to_native(
     ...     qml.RX(x, 1)
     ...     return qml.expval(qml.Y(1))
     """
+    if tape.batch_size is not None:  # parameter broadcasting: one compiled circuit per value
+        expanded, stack = qml.transforms.broadcast_expand(tape)
+        parts = [_compile_tape(t, entangler, max_qubits) for t in expanded]
+        ends = np.cumsum([len(p[0]) for p in parts])
+
+        def broadcast_fn(results):
+            starts = [0, *ends[:-1]]
+            return stack(
+                [fn(results[lo:hi]) for (_, fn), lo, hi in zip(parts, starts, ends, strict=True)]
+            )
+
+        return [t for p in parts for t in p[0]], broadcast_fn
+    return _compile_tape(tape, entangler, max_qubits)
+
+
+def _compile_tape(
+    tape: QuantumScript, entangler: str, max_qubits: int | None
+) -> tuple[list[QuantumScript], PostprocessingFn]:
+    """Compile one unbroadcast tape for :func:`to_native`."""
     jobs, postprocess = native_circuits(tape, entangler, max_qubits)
     tapes = [
         QuantumScript(
