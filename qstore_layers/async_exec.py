@@ -22,10 +22,10 @@ import pennylane as qml
 PENNYLANE_LOCK = threading.Lock()
 """Held by layer threads while they run PennyLane Python code (never re-entered)."""
 
-CONCURRENT_DEVICES = frozenset({"lightning.qubit", "lightning.kokkos", "qstore.ionq"})
-"""Devices whose ``execute`` and derivative calls build no PennyLane operators: C++ simulators
-reading the tape, and the IonQ client (serialises the tape, then waits on HTTP). A device can
-opt in with a true ``concurrent_execution`` attribute."""
+CONCURRENT_DEVICES = frozenset({"lightning.qubit", "lightning.kokkos"})
+"""Devices whose ``execute`` and derivative calls build no PennyLane operators (C++ simulators
+reading the tape). Other devices opt in with a true ``concurrent_execution`` attribute, which
+also promises that one instance accepts concurrent calls."""
 
 _POOL_LOCK = threading.Lock()
 _POOLS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
@@ -46,9 +46,6 @@ def runs_outside_lock(device: Any) -> bool:
     explicit = getattr(device, "concurrent_execution", None)
     if explicit is not None:
         return bool(explicit)
-    if getattr(device, "name", None) == "qstore.ionq":
-        # the native gateset is compiled at execution time with PennyLane decompositions
-        return getattr(device, "gateset", None) == "qis"
     return getattr(device, "name", None) in CONCURRENT_DEVICES
 
 

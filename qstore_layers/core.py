@@ -181,6 +181,18 @@ def resolve_gradient_method(
     return method
 
 
+def _pristine_copy(device: Any) -> Any:
+    """A deep copy of a device, or ``None`` for devices that cannot be copied.
+
+    Copies are taken from a device that never executed: ``lightning.qubit`` cannot be copied
+    once it holds a state vector.
+    """
+    try:
+        return copy.deepcopy(device)
+    except (TypeError, copy.Error):
+        return None
+
+
 def _supports_vjp(device: Any) -> bool:
     """Whether ``device`` computes adjoint vector-Jacobian products itself (cheaper than a
     full Jacobian when the circuit has many outputs)."""
@@ -251,6 +263,25 @@ class BatchExecutor:
         self.async_execution = bool(async_execution)
         self.max_workers = int(max_workers or os.cpu_count() or 1)
         self._rng = np.random.default_rng(seed)
+        self._local = threading.local()
+        self._template = _pristine_copy(qnode.device) if async_execution else None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BatchExecutor:
+        """Copy the options and sampler state; the QNode (function and device) is shared."""
+        clone = copy.copy(self)
+        clone._rng = copy.deepcopy(self._rng, memo)
+        clone._local = threading.local()
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle/deepcopy support: per-thread device copies are not carried over."""
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled executor with an empty per-thread cache."""
+        self.__dict__.update(state)
         self._local = threading.local()
 
     # ------------------------------------------------------------------ public API
@@ -376,18 +407,21 @@ class BatchExecutor:
         the QNode's device. Overlapping chunks get a per-thread copy wrapped in
         :class:`~qstore_layers.async_exec.UnlockedDevice`: simulators such as
         ``lightning.qubit`` keep their state on the device object. A device that cannot be
-        copied (e.g. one holding a network client) is shared and must accept concurrent calls.
+        copied runs serialized unless it declares ``concurrent_execution = True``.
         """
         device = self.qnode.device
         if not self.async_execution or not runs_outside_lock(device):
             return device
         proxy = getattr(self._local, "device", None)
         if proxy is None:
-            try:
-                clone = copy.deepcopy(device)
-            except (TypeError, copy.Error):
-                clone = device
-            proxy = self._local.device = UnlockedDevice(clone)
+            clone = _pristine_copy(self._template) if self._template is not None else None
+            if clone is not None:
+                proxy = UnlockedDevice(clone)
+            elif getattr(device, "concurrent_execution", False):
+                proxy = UnlockedDevice(device)  # the device accepts concurrent calls itself
+            else:
+                proxy = device  # cannot be copied: stay under the lock, serialized
+            self._local.device = proxy
         return proxy
 
     def _gradient_kwargs(self) -> dict[str, Any]:

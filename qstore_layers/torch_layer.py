@@ -104,7 +104,6 @@ class QuantumLayer(nn.Module):
         if not isinstance(qnode, qml.QNode):
             raise TypeError(f"QuantumLayer needs a pennylane QNode, got {type(qnode).__name__}.")
         shapes = validate_weight_shapes(qnode.func, weight_shapes)
-        self.qnode = qnode
         self.executor = BatchExecutor(
             qnode,
             list(shapes),
@@ -124,6 +123,11 @@ class QuantumLayer(nn.Module):
             with torch.no_grad():
                 init(param)
             self.register_parameter(name, param)
+
+    @property
+    def qnode(self) -> qml.QNode:
+        """The wrapped QNode."""
+        return self.executor.qnode
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the QNode on ``inputs`` of shape ``(batch, features)`` or ``(features,)``."""
@@ -193,7 +197,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             max_workers=max_workers,
             prefer=ansatz.preferred_methods(encoding),
         )
-        self.in_features = 0
+        self.register_buffer("n_features", torch.tensor(0))
         self.weights = nn.parameter.UninitializedParameter()
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
 
@@ -203,11 +207,17 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             return
         if inputs.dim() not in (1, 2):
             validate_inputs(inputs.detach().cpu().numpy())  # raises the rank error
-        self.in_features = int(inputs.shape[-1])
-        shape = ansatz.weight_shape(self.in_features, self.n_qubits, self.n_layers, self.encoding)
+        n_features = int(inputs.shape[-1])
+        shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
         with torch.no_grad():
             self.weights.materialize(shape)
             _default_init(self.weights)
+            self.n_features.fill_(n_features)
+
+    @property
+    def in_features(self) -> int:
+        """Number of input features (0 until the first call or a loaded state_dict)."""
+        return int(self.n_features)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Run the circuit on ``inputs`` of shape ``(batch, features)`` or ``(features,)``."""
