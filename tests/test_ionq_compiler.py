@@ -332,7 +332,8 @@ def random_ops(draw):
     for _ in range(draw(st.integers(1, 14))):
         kind = draw(st.integers(0, 4))
         wires = draw(st.permutations(range(3)))
-        angle = draw(st.sampled_from([0.0, np.pi / 2, np.pi, -np.pi / 4, 0.37, -2.1]))
+        special = st.sampled_from([0.0, np.pi / 2, np.pi, -np.pi / 4, 2 * np.pi])
+        angle = draw(st.one_of(special, st.floats(-7, 7, allow_nan=False)))
         if kind == 0:
             ops.append(draw(st.sampled_from(GATES_1Q))(angle, wires=wires[0]))
         elif kind == 1:
@@ -346,7 +347,7 @@ def random_ops(draw):
     return ops
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(ops=random_ops(), entangler=st.sampled_from(ENTANGLERS))
 def test_random_circuits_compile_exactly(ops, entangler):
     tape = qml.tape.QuantumScript(ops)

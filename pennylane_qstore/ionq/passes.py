@@ -169,6 +169,24 @@ def synthesise_one_qubit(matrix: np.ndarray) -> tuple[list[tuple[str, float]], f
     return gates, frame_turns, float(np.angle(ratio))
 
 
+def _pulse_count(matrix: np.ndarray) -> int:
+    """Return how many GPI/GPI2 pulses :func:`synthesise_one_qubit` needs for ``matrix``."""
+    gamma = 2 * math.atan2(abs(matrix[1, 0]), abs(matrix[0, 0]))
+    if gamma < ANGLE_ATOL:
+        return 0
+    return 1 if min(abs(gamma - math.pi), abs(gamma - math.pi / 2)) < ANGLE_ATOL else 2
+
+
+def _flip_cost(before: np.ndarray, after: np.ndarray) -> int:
+    """Return the extra pulses of conjugating an interaction by X on a wire with these runs."""
+    return (
+        _pulse_count(X @ before)
+        - _pulse_count(before)
+        + _pulse_count(after @ X)
+        - _pulse_count(after)
+    )
+
+
 def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], list[float], float]:
     """Write the builder's circuit as native gates.
 
@@ -193,9 +211,14 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
         frames[qubit] = frame
         phase += alpha
 
-    for core in builder.cores:
-        if not core.alive:
-            continue
+    alive = [core for core in builder.cores if core.alive]
+    following = {}  # (core, wire) -> the single-qubit run after that core on that wire
+    upcoming = list(builder.pending)
+    for core in reversed(alive):
+        for w in core.wires:
+            following[id(core), w] = upcoming[w]
+            upcoming[w] = core.pre[w]
+    for core in alive:
         a, b = core.wires
         k = round(2 * core.theta)
         theta = core.theta - k / 2  # in [-1/4, 1/4]
@@ -206,9 +229,10 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
         if entangler == "ms":  # exp(-iπθ ZZ) = (H⊗H) exp(-iπθ XX) (H⊗H)
             before = {w: H @ m for w, m in before.items()}
             after = dict.fromkeys(core.wires, H)
-        elif theta < 0:  # ZZ(-θ) = (X⊗I) ZZ(θ) (X⊗I)
-            before[a] = X @ before[a]
-            after[a] = X
+        elif theta < 0:  # ZZ(-θ) = (X⊗I) ZZ(θ) (X⊗I): flip on the wire where X costs least
+            flipped = min(core.wires, key=lambda w: _flip_cost(before[w], following[id(core), w]))
+            before[flipped] = X @ before[flipped]
+            after[flipped] = X
         for w in core.wires:
             run(w, before[w])
             carry[w] = after[w]
