@@ -29,9 +29,11 @@ class _DeviceTables:
         self.perms: dict[int, tuple] = {}
         for i, step in enumerate(program.steps):
             if isinstance(step, Permutation):
+                inv, inv_phase = _inverse(step)
                 self.perms[i] = (
                     self._perm(step.perm, step.phase, device, dtype),
-                    self._perm(*_inverse(step), device, dtype),
+                    self._perm(inv, inv_phase, device, dtype),
+                    self._perm(inv, None if inv_phase is None else inv_phase.conj(), device, dtype),
                 )
         ro = program.readout
         self.words = [self._perm(w.perm, w.phase, device, dtype) for w in ro.words]
@@ -67,15 +69,16 @@ def device_tables(program: Program, device: torch.device, dtype: torch.dtype) ->
 def _readout(program: Program, tables: _DeviceTables, psi: torch.Tensor) -> torch.Tensor:
     n = program.n_wires
     parts = []
+    psi_c = psi.conj().resolve_conj()
     for start, k in program.readout.chunks:
-        rho = kernels.cross_chunk(psi, psi, n, start, k)
+        rho = kernels.contract_chunk(psi, psi_c, n, start, k)
         marg = kernels.one_wire_marginals(rho, k)  # (B, k, 2, 2)
         r01 = marg[:, :, 0, 1]
         z = (marg[:, :, 0, 0] - marg[:, :, 1, 1]).real
         parts.append(torch.stack((2 * r01.real, -2 * r01.imag, z), -1).flatten(1))
     for perm, phase in tables.words:
         moved = kernels.apply_perm(psi, perm, phase)
-        parts.append((psi.conj() * moved).real.sum(1, keepdim=True))
+        parts.append((psi_c * moved).real.sum(1, keepdim=True))
     basis = torch.cat(parts, 1)
     return basis @ tables.coeffs + tables.offset
 
@@ -104,21 +107,28 @@ def _combined_bra(
 
 
 class AdjointSimulation(torch.autograd.Function):
-    """``apply(program, tables, psi0, *matrices) -> (B, n_outputs)`` expectation values."""
+    """``apply(program, tables, initial, *matrices) -> (B, n_outputs)`` expectation values.
+
+    ``initial`` is the ``(B, 2**n)`` prepared state when the program starts with a state
+    preparation, else the ``(n, B, 2)`` one-wire vectors of the initial product state.
+    """
 
     @staticmethod
     def forward(
         ctx: Any,
         program: Program,
         tables: _DeviceTables,
-        psi0: torch.Tensor,
+        initial: torch.Tensor,
         *matrices: torch.Tensor,
     ) -> torch.Tensor:
         n = program.n_wires
-        psi = psi0
+        psi = initial if program.state_prep is not None else kernels.product_state(initial)
         it = iter(matrices)
         for i, step in enumerate(program.steps):
-            if isinstance(step, Layer):
+            if isinstance(step, Layer) and step.cyclic:
+                for _chunk in step.chunks:
+                    psi = kernels.apply_leading_rotate(psi, next(it))
+            elif isinstance(step, Layer):
                 for chunk in step.chunks:
                     psi = kernels.apply_chunk(psi, next(it), n, chunk.start, len(chunk.blocks))
             elif isinstance(step, Permutation):
@@ -127,41 +137,65 @@ class AdjointSimulation(torch.autograd.Function):
                 psi = kernels.apply_wires(psi, next(it), n, step.wires)
         out = _readout(program, tables, psi)
         ctx.program, ctx.tables, ctx.psi = program, tables, psi
-        ctx.save_for_backward(*matrices)
+        ctx.save_for_backward(initial, *matrices)
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor):
+        # The sweep carries the bra λ and psi_c = conj(ψ): the contraction Σ λ_i conj(ψ_j) is
+        # then a plain matmul (a conjugated operand would be copied by torch), and undoing U on
+        # conj(ψ) is applying conj(U^†) = U^T.
         program, tables = ctx.program, ctx.tables
         psi, ctx.psi = ctx.psi, None
-        matrices = ctx.saved_tensors
+        initial, *matrices = ctx.saved_tensors
         n = program.n_wires
         lam = _combined_bra(program, tables, psi, grad_out)
+        psi_c = psi.conj().resolve_conj()
+        del psi
         grads: list[torch.Tensor | None] = [None] * len(matrices)
         m = len(matrices)
         for i in range(len(program.steps) - 1, -1, -1):
             step = program.steps[i]
             if isinstance(step, Permutation):
-                inv = tables.perms[i][1]
-                psi = kernels.apply_perm(psi, *inv)
+                _, inv, inv_c = tables.perms[i]
+                psi_c = kernels.apply_perm(psi_c, *inv_c)
                 lam = kernels.apply_perm(lam, *inv)
+                continue
+            if isinstance(step, Layer) and step.cyclic:
+                for _chunk in reversed(step.chunks):
+                    m -= 1
+                    u = matrices[m]
+                    if ctx.needs_input_grad[3 + m]:
+                        grads[m] = 2 * kernels.contract_trailing(lam, psi_c, u.shape[-1]) @ u
+                    psi_c = kernels.unapply_trailing_rotate(psi_c, u.conj())
+                    lam = kernels.unapply_trailing_rotate(lam, u)
                 continue
             if isinstance(step, Layer):
                 for chunk in reversed(step.chunks):
                     m -= 1
                     u, start, k = matrices[m], chunk.start, len(chunk.blocks)
                     if ctx.needs_input_grad[3 + m]:
-                        grads[m] = 2 * kernels.cross_chunk(lam, psi, n, start, k) @ u
-                    uh = u.mH
-                    psi = kernels.apply_chunk(psi, uh, n, start, k)
-                    lam = kernels.apply_chunk(lam, uh, n, start, k)
+                        grads[m] = 2 * kernels.contract_chunk(lam, psi_c, n, start, k) @ u
+                    psi_c = kernels.apply_chunk(psi_c, u.mT, n, start, k)
+                    lam = kernels.apply_chunk(lam, u.mH, n, start, k)
                 continue
             m -= 1
             u = matrices[m]
             if ctx.needs_input_grad[3 + m]:
-                grads[m] = 2 * kernels.cross_wires(lam, psi, n, step.wires) @ u
-            psi = kernels.apply_wires(psi, u.mH, n, step.wires)
+                grads[m] = 2 * kernels.contract_wires(lam, psi_c, n, step.wires) @ u
+            psi_c = kernels.apply_wires(psi_c, u.mT, n, step.wires)
             lam = kernels.apply_wires(lam, u.mH, n, step.wires)
-        grad_psi0 = 2 * lam if ctx.needs_input_grad[2] else None
-        return (None, None, grad_psi0, *grads)
+        grad_initial = None
+        if ctx.needs_input_grad[2] and program.state_prep is not None:
+            grad_initial = 2 * lam
+        elif ctx.needs_input_grad[2]:
+            # ψ0 = ⊗_w v_w with unit v_w: d/dv_w of 2 Re<λ0|ψ0> is 2 A_w v_w, where
+            # A_w = Σ_(other wires) λ0 conj(ψ0) is the one-wire contraction on wire w.
+            contractions = [
+                kernels.one_wire_marginals(kernels.contract_chunk(lam, psi_c, n, start, k), k)
+                for start, k in program.readout_chunks
+            ]
+            a = torch.cat(contractions, 1).transpose(0, 1)  # (n, B, 2, 2)
+            grad_initial = 2 * (a @ initial.unsqueeze(-1)).squeeze(-1)
+        return (None, None, grad_initial, *grads)

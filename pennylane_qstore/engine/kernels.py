@@ -34,19 +34,39 @@ def apply_chunk(psi: torch.Tensor, u: torch.Tensor, n: int, start: int, k: int) 
     return torch.matmul(u.unsqueeze(1), psi.view(b, left, size, right)).view(b, -1)
 
 
-def cross_chunk(x: torch.Tensor, y: torch.Tensor, n: int, start: int, k: int) -> torch.Tensor:
-    """Return ``A[b, i, j] = sum over the other wires of x[b, ..i..] * conj(y[b, ..j..])``.
+def apply_leading_rotate(psi: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Apply ``U`` (``(B, K, K)``) to the leading ``log2 K`` wires and move them to the end."""
+    b, size = psi.shape[0], u.shape[-1]
+    return torch.bmm(psi.view(b, size, -1).mT, u.mT).view(b, -1)
 
-    With ``x = y`` this is the reduced density matrix of the chunk.
+
+def unapply_trailing_rotate(psi: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`apply_leading_rotate`: apply ``U^†`` to the trailing wires, move them
+    to the front."""
+    b, size = psi.shape[0], u.shape[-1]
+    return torch.bmm(u.mH, psi.view(b, -1, size).mT).view(b, -1)
+
+
+def contract_trailing(x: torch.Tensor, z: torch.Tensor, size: int) -> torch.Tensor:
+    """:func:`contract_chunk` for the trailing ``log2 size`` wires."""
+    b = x.shape[0]
+    return torch.bmm(x.view(b, -1, size).mT, z.view(b, -1, size))
+
+
+def contract_chunk(x: torch.Tensor, z: torch.Tensor, n: int, start: int, k: int) -> torch.Tensor:
+    """Return ``A[b, i, j] = sum over the other wires of x[b, ..i..] * z[b, ..j..]``.
+
+    Callers pass ``z = conj(y)`` to get ``Σ x_i conj(y_j)`` (with ``x = y`` the reduced density
+    matrix of the chunk); keeping the conjugate materialised avoids a copy per contraction.
     """
     b = x.shape[0]
     left, size, right = _split(n, start, k)
     if left == 1:
-        return torch.bmm(x.view(b, size, right), y.view(b, size, right).mH)
+        return torch.bmm(x.view(b, size, right), z.view(b, size, right).mT)
     if right == 1:
-        return torch.bmm(x.view(b, left, size).mH, y.view(b, left, size)).conj().mT
-    xv, yv = x.view(b, left, size, right), y.view(b, left, size, right)
-    return torch.matmul(xv, yv.mH).sum(1)
+        return torch.bmm(x.view(b, left, size).mT, z.view(b, left, size))
+    xv, zv = x.view(b, left, size, right), z.view(b, left, size, right)
+    return torch.matmul(xv, zv.mT).sum(1)
 
 
 def _gather_wires(psi: torch.Tensor, n: int, wires: tuple[int, ...]) -> tuple[torch.Tensor, list]:
@@ -65,11 +85,13 @@ def apply_wires(psi: torch.Tensor, u: torch.Tensor, n: int, wires: tuple[int, ..
     return out.permute(np.argsort(order).tolist()).reshape(b, -1)
 
 
-def cross_wires(x: torch.Tensor, y: torch.Tensor, n: int, wires: tuple[int, ...]) -> torch.Tensor:
-    """:func:`cross_chunk` for arbitrary ``wires``, in the given wire order."""
+def contract_wires(
+    x: torch.Tensor, z: torch.Tensor, n: int, wires: tuple[int, ...]
+) -> torch.Tensor:
+    """:func:`contract_chunk` for arbitrary ``wires``, in the given wire order."""
     xm, _ = _gather_wires(x, n, wires)
-    ym, _ = _gather_wires(y, n, wires)
-    return torch.bmm(xm, ym.mH)
+    zm, _ = _gather_wires(z, n, wires)
+    return torch.bmm(xm, zm.mT)
 
 
 def apply_perm(psi: torch.Tensor, perm: torch.Tensor, phase: torch.Tensor | None) -> torch.Tensor:
@@ -86,6 +108,14 @@ def embed_in_chunk(m: torch.Tensor, pos: int, k: int) -> torch.Tensor:
     eye_r = torch.eye(right, dtype=m.dtype, device=m.device)
     full = torch.einsum("ij,bkl,mn->bikmjln", eye_l, m, eye_r)
     return full.reshape(b, 2**k, 2**k)
+
+
+def product_state(vectors: torch.Tensor) -> torch.Tensor:
+    """Return the ``(B, 2**n)`` product of one-wire states ``vectors`` (``(n, B, 2)``)."""
+    psi = vectors[0]
+    for v in vectors[1:]:
+        psi = (psi.unsqueeze(-1) * v.unsqueeze(1)).reshape(psi.shape[0], -1)
+    return psi
 
 
 def one_wire_marginals(rho: torch.Tensor, k: int) -> torch.Tensor:

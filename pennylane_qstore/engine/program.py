@@ -8,8 +8,11 @@ Fusion rules:
 * consecutive one-qubit gates on a wire are multiplied into one ``2x2`` block per batch row;
 * blocks that are the first thing on their wire are applied to ``|0>`` analytically, so the
   initial state is a product state built in one pass;
-* all pending blocks are applied together as a *layer*: adjacent wires are grouped into chunks
-  of up to ``chunk_wires`` wires whose Kronecker product is applied as one batched matmul;
+* all pending blocks are applied together as a *layer*. A layer touching more than half of the
+  wires is *cyclic*: the register is cut into balanced chunks of at most ``chunk_wires`` wires,
+  and each chunk's Kronecker product is applied to the leading axis as one batched matmul whose
+  output puts that chunk last, so after all chunks the wire order is restored and every chunk
+  costs one streaming pass over the state. Sparser layers apply each block in place;
 * consecutive constant monomial gates (``CNOT``, ``CZ``, ``SWAP``, ``Toffoli``, ...) become one
   permutation of the amplitudes with phases;
 * any other gate with a matrix on at most :data:`MAX_GENERIC_WIRES` wires is applied as is.
@@ -72,9 +75,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Layer:
-    """Fused one-qubit blocks on disjoint wires, applied chunk by chunk."""
+    """Fused one-qubit blocks on disjoint wires, applied chunk by chunk.
+
+    ``cyclic`` layers cover all wires with chunks in order (see the module docstring); others
+    hold one-wire chunks applied in place.
+    """
 
     chunks: tuple[Chunk, ...]
+    cyclic: bool
 
 
 @dataclass(frozen=True)
@@ -117,12 +125,18 @@ class Program:
 
     n_wires: int
     wires: qml.wires.Wires
+    chunk_wires: int
     gates: list[OneQubitGate] = field(default_factory=list)
     blocks: list[tuple[int, ...]] = field(default_factory=list)
     initial: list[int | None] = field(default_factory=list)
     state_prep: int | None = None
     steps: list[Step] = field(default_factory=list)
     readout: Readout | None = None
+
+    @property
+    def readout_chunks(self) -> list[tuple[int, int]]:
+        """Chunks covering all wires for per-wire contractions (see :func:`readout_chunks`)."""
+        return readout_chunks(self.n_wires, self.chunk_wires)
 
     @property
     def n_outputs(self) -> int:
@@ -244,7 +258,7 @@ def compile_program(
     n = len(wires)
     if n == 0:
         raise EngineUnsupportedError("The engine needs at least one wire.")
-    prog = Program(n_wires=n, wires=wires, initial=[None] * n)
+    prog = Program(n_wires=n, wires=wires, chunk_wires=chunk_wires, initial=[None] * n)
     index_of = {label: i for i, label in enumerate(wires)}
     pending: dict[int, list[int]] = {}
     fresh = [True] * n
@@ -263,7 +277,7 @@ def compile_program(
             fresh[w] = False
         pending.clear()
         if layer_blocks:
-            prog.steps.append(Layer(_chunk(layer_blocks, chunk_wires)))
+            prog.steps.append(_layer(layer_blocks, n, chunk_wires))
 
     for i, op in enumerate(ops):
         op_wires = tuple(index_of[w] for w in op.wires)
@@ -307,16 +321,39 @@ def _one_qubit_gate(i: int, op: Operator) -> OneQubitGate:
     return OneQubitGate(i, "matrix")
 
 
-def _chunk(blocks: dict[int, int], chunk_wires: int) -> tuple[Chunk, ...]:
-    wires = sorted(blocks)
-    chunks = []
-    while wires:
-        start = wires[0]
-        members = [w for w in wires if w < start + chunk_wires]
-        last = members[-1]
-        chunks.append(Chunk(start, tuple(blocks.get(w) for w in range(start, last + 1))))
-        wires = wires[len(members) :]
-    return tuple(chunks)
+def balanced_chunks(n: int, chunk_wires: int) -> list[tuple[int, int]]:
+    """Cut wires ``0..n-1`` into ``ceil(n / chunk_wires)`` runs of nearly equal size."""
+    count = -(-n // chunk_wires)
+    sizes = [n // count + (1 if i < n % count else 0) for i in range(count)]
+    starts = np.cumsum([0, *sizes[:-1]])
+    return [(int(s), k) for s, k in zip(starts, sizes, strict=True)]
+
+
+def readout_chunks(n: int, chunk_wires: int) -> list[tuple[int, int]]:
+    """Cut wires into chunks that are leading, trailing, or leave at least 16 trailing
+    amplitudes, so every chunk's reduced density matrix is an efficient batched matmul."""
+    if n <= chunk_wires:
+        return [(0, n)]
+    if n <= 2 * chunk_wires:
+        return [(0, n // 2), (n // 2, n - n // 2)]
+    chunks = [(0, chunk_wires)]
+    start = chunk_wires
+    while start < n - chunk_wires:
+        k = min(chunk_wires, n - chunk_wires - start)
+        chunks.append((start, k))
+        start += k
+    chunks.append((n - chunk_wires, chunk_wires))
+    return chunks
+
+
+def _layer(blocks: dict[int, int], n: int, chunk_wires: int) -> Layer:
+    if 2 * len(blocks) <= n:
+        return Layer(tuple(Chunk(w, (b,)) for w, b in sorted(blocks.items())), cyclic=False)
+    chunks = tuple(
+        Chunk(start, tuple(blocks.get(w) for w in range(start, start + k)))
+        for start, k in balanced_chunks(n, chunk_wires)
+    )
+    return Layer(chunks, cyclic=True)
 
 
 def _compile_readout(measurements: Sequence, index_of: dict, n: int, chunk_wires: int) -> Readout:
@@ -348,13 +385,7 @@ def _compile_readout(measurements: Sequence, index_of: dict, n: int, chunk_wires
                 single.setdefault(items[0], {})[j] = coeff
             else:
                 words.setdefault(items, {})[j] = coeff
-    read_wires = sorted({w for w, _ in single})
-    chunks = []
-    while read_wires:
-        start = read_wires[0]
-        members = [w for w in read_wires if w < start + chunk_wires]
-        chunks.append((start, members[-1] - start + 1))
-        read_wires = read_wires[len(members) :]
+    chunks = readout_chunks(n, chunk_wires) if single else []
     slot = {}
     for start, k in chunks:
         for w in range(start, start + k):

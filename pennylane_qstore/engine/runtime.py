@@ -94,8 +94,8 @@ class OpParameters:
     ) -> None:
         self.program, self.ops, self.real, self.device = program, ops, real, device
 
-    def angles(self, gates: list[int], n_angles: int, batch: int) -> torch.Tensor:
-        """Return ``(len(gates), n_angles, batch)`` angles of the given one-qubit gates."""
+    def angles(self, kind: str, gates: list[int], n_angles: int, batch: int) -> torch.Tensor:
+        """Return ``(len(gates), n_angles, batch)`` angles of the one-qubit ``gates`` of ``kind``."""
         values = [
             torch.as_tensor(d, dtype=self.real, device=self.device).expand(batch)
             for g in gates
@@ -165,7 +165,7 @@ def run_program(
             )
             continue
         n_angles, builder = FAST_BUILDERS[kind]
-        angles = source.angles(gates, n_angles, batch)
+        angles = source.angles(kind, gates, n_angles, batch)
         angles = angles[:, 0] if n_angles == 1 else angles.transpose(1, 2)
         parts.append(builder(angles, dtype))
     eye = torch.eye(2, dtype=dtype, device=device).expand(1, batch, 2, 2)
@@ -183,10 +183,7 @@ def run_program(
             .expand(batch, -1)
         )
     else:
-        vectors = blocks[plan.initial][..., 0]  # (n, B, 2)
-        psi0 = vectors[0]
-        for w in range(1, program.n_wires):
-            psi0 = (psi0[:, :, None] * vectors[w][:, None, :]).reshape(batch, -1)
+        psi0 = blocks[plan.initial][..., 0]  # (n, B, 2) one-wire vectors of a product state
 
     krons = {}
     for k, rows in plan.chunk_tables.items():
