@@ -183,6 +183,12 @@ def test_cancellation_commutation_and_swap_relabelling(entangler):
     # RZ on either wire commutes with the ZZ interaction inside CZ: the two CZs merge and cancel
     commute = [qml.CZ([0, 1]), qml.RZ(0.7, 0), qml.PauliX(1), qml.CZ([0, 1]), qml.PauliX(1)]
     assert compile_circuit(commute, entangler).gate_counts()["2q"] == 0
+    # ZZ interactions commute with each other: the CZs on (0, 1) meet across the one on (1, 2)
+    across = [qml.CZ([0, 1]), qml.CRZ(0.3, [1, 2]), qml.T(0), qml.PauliX(1), qml.CZ([0, 1])]
+    native = compile_circuit(across, entangler)
+    assert native.gate_counts()["2q"] == 1
+    expected = qml.matrix(qml.tape.QuantumScript(across), wire_order=[0, 1, 2])
+    assert np.allclose(native.matrix(), expected, atol=1e-9)
     swapped = compile_circuit([qml.Hadamard(0), qml.SWAP([0, 1]), qml.SWAP([1, 2])], entangler)
     assert swapped.gate_counts()["2q"] == 0
     # at the end, logical wire 0 holds the state prepared on qubit 1, which never moved

@@ -66,14 +66,19 @@ def _clean(phase: float) -> float:
 class _Core:
     """An ``exp(-iπθ Z⊗Z)`` interaction with the single-qubit gates just before it on each wire."""
 
-    __slots__ = ("alive", "pre", "prev", "theta", "wires")
+    __slots__ = ("alive", "next", "pre", "prev", "theta", "wires")
 
-    def __init__(self, wires: tuple[int, int], theta: float, pre: dict, prev: dict) -> None:
+    def __init__(self, wires: tuple[int, int], theta: float) -> None:
         self.wires = wires
         self.theta = theta
-        self.pre = pre
-        self.prev = prev
+        self.pre: dict[int, np.ndarray] = {}
+        self.prev: dict[int, _Core | None] = {}
+        self.next: dict[int, _Core | None] = dict.fromkeys(wires)
         self.alive = True
+
+
+MERGE_SEARCH_DEPTH = 12
+"""How many earlier interactions per wire the merge search looks through."""
 
 
 class CircuitBuilder:
@@ -107,20 +112,60 @@ class CircuitBuilder:
     def zz(self, qubit_a: int, qubit_b: int, theta: float) -> None:
         """Apply ``exp(-iπθ Z⊗Z)`` (θ in turns) to logical qubits ``a`` and ``b``."""
         a, b = self.position[qubit_a], self.position[qubit_b]
-        core = self.last[a]
-        if core is not None and core is self.last[b]:
-            sign = _monomial_sign(self.pending[a]) * _monomial_sign(self.pending[b])
-            if sign:  # the gates in between commute through: merge into the earlier core
-                core.theta += sign * theta
-                self._drop_if_trivial(core)
-                return
-        core = _Core((a, b), theta, {}, {a: core, b: self.last[b]})
+        target, sign = self._merge_target(a, b)
+        if target is not None:  # every gate in between commutes: merge into the earlier core
+            target.theta += sign * theta
+            self._drop_if_trivial(target)
+            return
+        core = _Core((a, b), theta)
         for w in (a, b):  # the diagonal part applied last commutes through: keep it pending
             later, core.pre[w] = _split_diagonal(self.pending[w])
             self.pending[w] = later
-        self.last[a] = self.last[b] = core
+            core.prev[w] = self.last[w]
+            if self.last[w] is not None:
+                self.last[w].next[w] = core
+            self.last[w] = core
         self.cores.append(core)
         self._drop_if_trivial(core)
+
+    def _after(self, core: _Core, wire: int) -> np.ndarray:
+        """Return the single-qubit run right after ``core`` on ``wire``."""
+        nxt = core.next[wire]
+        return self.pending[wire] if nxt is None else nxt.pre[wire]
+
+    def _reachable(self, wire: int) -> dict[int, int]:
+        """Map id of each earlier core a new ZZ on ``wire`` commutes back to, to the sign flip.
+
+        A ZZ interaction commutes with every other ZZ interaction and with diagonal gates, and
+        an anti-diagonal (X-like) gate flips its sign.
+        """
+        reached, sign, core = {}, 1, self.last[wire]
+        for _ in range(MERGE_SEARCH_DEPTH):
+            if core is None:
+                break
+            sign *= _monomial_sign(self._after(core, wire))
+            if not sign:
+                break
+            reached[id(core)] = sign
+            core = core.prev[wire]
+        return reached
+
+    def _merge_target(self, a: int, b: int) -> tuple[_Core | None, int]:
+        """Return the latest earlier core on ``(a, b)`` a new ZZ can merge into, and the sign."""
+        on_b = self._reachable(b)
+        if not on_b:
+            return None, 0
+        sign, core = 1, self.last[a]
+        for _ in range(MERGE_SEARCH_DEPTH):
+            if core is None:
+                break
+            sign *= _monomial_sign(self._after(core, a))
+            if not sign:
+                break
+            if set(core.wires) == {a, b}:
+                return (core, sign * on_b[id(core)]) if id(core) in on_b else (None, 0)
+            core = core.prev[a]
+        return None, 0
 
     def _drop_if_trivial(self, core: _Core) -> None:
         """Remove ``core`` if its angle is a multiple of 1/2 turn (then it is a Pauli Z⊗Z)."""
@@ -131,8 +176,16 @@ class CircuitBuilder:
         self.phase -= k * math.pi / 2  # exp(-iπk/2 Z⊗Z) = (-i Z⊗Z)^k
         zk = Z if k % 2 else I2
         for w in core.wires:
-            self.pending[w] = self.pending[w] @ zk @ core.pre[w]
-            self.last[w] = core.prev[w]
+            prev, nxt = core.prev[w], core.next[w]
+            merged = self._after(core, w) @ zk @ core.pre[w]
+            if nxt is None:
+                self.pending[w] = merged
+                self.last[w] = prev
+            else:
+                nxt.pre[w] = merged
+                nxt.prev[w] = prev
+            if prev is not None:
+                prev.next[w] = nxt
 
 
 def synthesise_one_qubit(matrix: np.ndarray) -> tuple[list[tuple[str, float]], float, float]:
