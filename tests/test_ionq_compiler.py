@@ -297,6 +297,20 @@ def test_measurement_statistics_with_shots_agree(entangler):
     assert abs(x - exact_x) < 5 * np.sqrt((1 - exact_x**2) / shots) + 1e-3
 
 
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_default_layer_ansatz_of_qstore_layers_compiles_exactly(entangler):
+    from qstore_layers.ansatz import make_qnode
+
+    qnode = make_qnode(4, "angle", "xyz", qml.device("default.qubit"), None)
+    inputs, weights = RNG.uniform(-1, 1, 6), RNG.uniform(-np.pi, np.pi, (2, 2, 4, 3))
+    tape = qml.workflow.construct_tape(qnode)(inputs, weights)
+    native = compile_circuit(tape, entangler)
+    assert np.max(np.abs(native.matrix() - qml.matrix(tape, wire_order=native.wires))) < 1e-9
+    # 12 readouts <X_q>, <Y_q>, <Z_q>: three measurement bases, rebuilt from probabilities
+    got = to_native(qnode, entangler=entangler)(inputs, weights)
+    assert np.allclose(got, qnode(inputs, weights), atol=1e-9)
+
+
 def test_broadcast_parameters_compile_one_circuit_per_value():
     @qml.qnode(qml.device("default.qubit"))
     def circuit(x):
