@@ -230,6 +230,30 @@ def _pulse_count(matrix: np.ndarray) -> int:
     return 1 if min(abs(gamma - math.pi), abs(gamma - math.pi / 2)) < ANGLE_ATOL else 2
 
 
+def _rx(angle: float) -> np.ndarray:
+    c, s = math.cos(angle / 2), math.sin(angle / 2)
+    return np.array([[c, -1j * s], [-1j * s, c]])
+
+
+def _shorten_before_xx(run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``run`` (just before an XX interaction) as ``RX(-β) · (RX(β)·run)``, fewest pulses.
+
+    ``RX(β)·run`` is emitted before the interaction and ``RX(-β)`` is moved after it (X rotations
+    commute with X⊗X). β rotates the Bloch image of Z into the pole (no pulse) when the image is
+    orthogonal to X, else onto the equator (one GPI2); runs already that short are left alone.
+    """
+    bloch = run @ Z @ run.conj().T
+    vx, vy, vz = bloch[1, 0].real, bloch[1, 0].imag, bloch[0, 0].real
+    phi = math.atan2(vy, vz)
+    if abs(vx) < 1e-9:
+        beta = phi  # image on the y-z circle: rotate it to +Z
+    elif _pulse_count(run) < 2:
+        return run, I2
+    else:
+        beta = phi + math.pi / 2  # rotate the image onto the equator: one GPI2
+    return _rx(beta) @ run, _rx(-beta)
+
+
 def _flip_cost(before: np.ndarray, after: np.ndarray) -> int:
     """Return the extra pulses of conjugating an interaction by X on a wire with these runs."""
     return (
@@ -280,8 +304,9 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
         before = {w: zk @ core.pre[w] @ carry[w] for w in core.wires}
         after = dict.fromkeys(core.wires, I2)
         if entangler == "ms":  # exp(-iπθ ZZ) = (H⊗H) exp(-iπθ XX) (H⊗H)
-            before = {w: H @ m for w, m in before.items()}
-            after = dict.fromkeys(core.wires, H)
+            for w in core.wires:  # X rotations commute with XX: move them past the MS
+                before[w], moved = _shorten_before_xx(H @ before[w])
+                after[w] = H @ moved
         elif theta < 0:  # ZZ(-θ) = (X⊗I) ZZ(θ) (X⊗I): flip on the wire where X costs least
             flipped = min(core.wires, key=lambda w: _flip_cost(before[w], following[id(core), w]))
             before[flipped] = X @ before[flipped]
