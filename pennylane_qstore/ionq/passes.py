@@ -3,13 +3,15 @@
 The intermediate form is a :class:`CircuitBuilder`: per-qubit single-qubit unitaries (exact 2×2
 matrices, global phase kept) between two-qubit ``exp(-iπθ Z⊗Z)`` interactions ("cores", θ in
 turns), a logical→physical qubit map (swaps only relabel) and a global phase. While gates are added
-it cancels and merges cores on the same pair whose in-between single-qubit gates commute with them
-(diagonal, or X-like which flips θ), and drops cores that reduce to Paulis.
+it pushes the diagonal (Z) part of each run past the next core, merges a new core into an earlier
+one on the same pair when everything in between commutes with it (other cores; diagonal gates;
+X-like gates, which flip θ) and drops cores that reduce to Paulis.
 
 :func:`emit` then writes native gates: every run of single-qubit gates becomes at most two GPI2s
 (or one GPI/GPI2, or nothing) in a virtual-Z frame that is tracked, never emitted; cores become one
 partial MS (basis changed by Hadamards merged into the neighbouring runs, phases shifted by the
-frame) or one ZZ, with angles normalised to IonQ's (0, 1/4] turns.
+frame, X rotations moved past it so the run before needs at most one pulse) or one ZZ (negative
+angles conjugated by X on the cheaper wire), with angles normalised to IonQ's (0, 1/4] turns.
 """
 
 from __future__ import annotations
