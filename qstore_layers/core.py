@@ -34,6 +34,7 @@ import pennylane as qml
 from autograd.tracer import Box, getval
 from pennylane.devices import ExecutionConfig
 
+from pennylane_qstore.engine import batch as engine_batch
 from qstore_layers.async_exec import (
     PENNYLANE_LOCK,
     UnlockedDevice,
@@ -265,6 +266,7 @@ class BatchExecutor:
         self._rng = np.random.default_rng(seed)
         self._local = threading.local()
         self._template = _pristine_copy(qnode.device) if async_execution else None
+        self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape (issue 6)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BatchExecutor:
         """Copy the options and sampler state; the QNode (function and device) is shared."""
@@ -277,12 +279,32 @@ class BatchExecutor:
         """Pickle/deepcopy support: per-thread device copies are not carried over."""
         state = self.__dict__.copy()
         del state["_local"]
+        state["_engine"] = {}  # compiled engine circuits hold closures: rebuilt on demand
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a pickled executor with an empty per-thread cache."""
         self.__dict__.update(state)
         self._local = threading.local()
+
+    def engine_circuit(self, n_features: int, weight_shapes: Mapping[str, Sequence[int]]) -> Any:
+        """The engine fast path for this batch shape, or ``None`` (issue 6, docs/performance.md).
+
+        Analytic batches on ``qstore.router`` / ``default.qubit`` with an exact gradient method
+        (and no ``async_execution``) are simulated in one pass by :mod:`pennylane_qstore.engine`
+        with one adjoint sweep; circuits the engine cannot run keep the generic path.
+        """
+        if self.async_execution or not engine_batch.eligible(
+            self.qnode.device, self.gradient_method, self.shots
+        ):
+            return None
+        key = (n_features, tuple((k, tuple(v)) for k, v in weight_shapes.items()))
+        if key not in self._engine:
+            with PENNYLANE_LOCK:
+                self._engine[key] = engine_batch.engine_circuit(
+                    self.qnode.func, dict(weight_shapes), n_features, self.qnode.device.wires
+                )
+        return self._engine[key]
 
     # ------------------------------------------------------------------ public API
     def execute(
@@ -300,6 +322,20 @@ class BatchExecutor:
         """
         x = np.asarray(inputs, dtype=np.float64)
         w = tuple(np.asarray(weights[name], dtype=np.float64) for name in self.weight_names)
+        # Engine fast path (issue 6): this single batch-execution point hands analytic batches to
+        # pennylane_qstore.engine (complex128 here); the generic path below serves the rest.
+        shapes = {name: a.shape for name, a in zip(self.weight_names, w, strict=True)}
+        fast = self.engine_circuit(x.shape[1], shapes)
+        if fast is not None:
+            outputs, engine_vjp = engine_batch.run_numpy(fast, x, w, with_vjp)
+            if engine_vjp is None:
+                return BatchResult(outputs, None)
+
+            def fast_vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                d_x, d_w = engine_vjp(dy)
+                return d_x, dict(zip(self.weight_names, d_w, strict=True))
+
+            return BatchResult(outputs, fast_vjp)
         with PENNYLANE_LOCK:
             chunks = [self._build_chunk(x, w, rows, with_vjp) for rows in self._split(len(x))]
         runs = self._map(self._run_chunk, [(c, with_vjp) for c in chunks])
@@ -446,6 +482,10 @@ class BatchExecutor:
         self, chunk: _Chunk, with_vjp: bool
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
         """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
+        if with_vjp and self.gradient_method == "adjoint" and chunk.params.size:
+            fast = self._run_device_jacobian(chunk)
+            if fast is not None:
+                return fast
 
         def quantum(p: Any) -> Any:
             tapes, offset = [], 0

@@ -34,8 +34,6 @@ from pennylane_qstore.engine.gates import FAST_BUILDERS
 MAX_GENERIC_WIRES = 3
 """Largest gate (in wires) applied without decomposition."""
 
-STATE_PREPS = ("StatePrep", "BasisState")
-
 SUPPORTED_DESCRIPTION = (
     "RX, RY, RZ, PhaseShift, Rot (vectorised); any other gate with a matrix on at most "
     f"{MAX_GENERIC_WIRES} wires (Hadamard, S, T, SX, U3, CNOT, CZ, SWAP, CRX, IsingXX, "
@@ -155,7 +153,9 @@ def expand_operations(ops: Sequence[Operator]) -> list[Operator]:
     stack = list(reversed(ops))
     while stack:
         op = stack.pop()
-        if op.name in STATE_PREPS or _applies_directly(op):
+        if isinstance(op, qml.GlobalPhase):
+            continue  # a global phase does not change expectation values
+        if is_state_prep(op) or _applies_directly(op):
             out.append(op)
             continue
         if op.has_decomposition:
@@ -166,6 +166,11 @@ def expand_operations(ops: Sequence[Operator]) -> list[Operator]:
             f"{SUPPORTED_DESCRIPTION}."
         )
     return out
+
+
+def is_state_prep(op: Operator) -> bool:
+    """Whether ``op`` prepares a full state (``StatePrep``, ``AmplitudeEmbedding``, ...)."""
+    return isinstance(op, qml.StatePrep | qml.BasisState)
 
 
 def _applies_directly(op: Operator) -> bool:
@@ -281,7 +286,7 @@ def compile_program(
 
     for i, op in enumerate(ops):
         op_wires = tuple(index_of[w] for w in op.wires)
-        if op.name in STATE_PREPS:
+        if is_state_prep(op):
             if i != 0 or op_wires != tuple(range(n)):
                 raise EngineUnsupportedError(
                     f"{op.name} is supported only as the first operation, on all wires in order."

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pennylane as qml
 import torch
 from pennylane.operation import Operator
 
@@ -108,9 +109,14 @@ class OpParameters:
         return torch.as_tensor(self.ops[op_index].matrix(), device=self.device)
 
     def state(self, op_index: int) -> torch.Tensor:
-        """Return the state vector prepared by operation ``op_index``."""
+        """Return the state vector prepared by operation ``op_index`` (on all wires, in order)."""
         prep = self.ops[op_index]
-        return torch.as_tensor(prep.state_vector(wire_order=self.program.wires), device=self.device)
+        if isinstance(prep, qml.BasisState):
+            return torch.as_tensor(
+                prep.state_vector(wire_order=self.program.wires), device=self.device
+            )
+        # StatePrep (and AmplitudeEmbedding, a subclass) holds the padded, normalised amplitudes
+        return torch.as_tensor(prep.data[0], device=self.device)
 
 
 def simulate(

@@ -54,7 +54,7 @@ class TracedCircuit:
             weights; it returns ``expval`` measurements.
         weight_shapes: Shape of every weight argument, in the order weights are passed.
         n_features: Number of input features.
-        wires: Register wires, in order.
+        wires: Register wires, in order; defaults to the wires the circuit uses.
         dtype: ``torch.complex64`` or ``torch.complex128``.
 
     Raises:
@@ -66,15 +66,15 @@ class TracedCircuit:
         qfunc: Callable,
         weight_shapes: Mapping[str, Sequence[int]],
         n_features: int,
-        wires: Sequence,
+        wires: Sequence | None = None,
         dtype: torch.dtype = torch.complex64,
     ) -> None:
         self.qfunc = qfunc
         self.weight_shapes = {k: tuple(v) for k, v in weight_shapes.items()}
         self.n_features = int(n_features)
-        self.wires = qml.wires.Wires(wires)
         self.dtype = dtype
         first = self._probe(seed=1)
+        self.wires = first[0].wires if wires is None else qml.wires.Wires(wires)
         self.program = compile_program(
             first[1], first[0].measurements, self.wires, default_chunk_wires(len(self.wires))
         )
@@ -85,6 +85,18 @@ class TracedCircuit:
             if not same or self._find_rows(second[1], seed=2) != self._rows:
                 self._rows = None
         self._row_tensors: dict[str, dict[str, torch.Tensor]] = {}
+
+    def with_dtype(self, dtype: torch.dtype) -> TracedCircuit:
+        """Return this circuit simulated in ``dtype`` (shares the compiled program)."""
+        if dtype == self.dtype:
+            return self
+        twins = self.__dict__.setdefault("_twins", {})
+        if dtype not in twins:
+            twin = object.__new__(TracedCircuit)
+            twin.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_twins"})
+            twin.dtype = dtype
+            twins[dtype] = twin
+        return twins[dtype]
 
     @property
     def gathered(self) -> bool:
