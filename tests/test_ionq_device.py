@@ -13,6 +13,7 @@ import pytest
 from pennylane.exceptions import DeviceError
 
 from pennylane_qstore.ionq import device as device_module
+from pennylane_qstore.ionq import results as results_module
 from pennylane_qstore.ionq.device import IonQDevice
 from pennylane_qstore.ionq.errors import (
     CostCapExceeded,
@@ -336,3 +337,41 @@ def test_progress_is_shown_for_long_waits(
     dev = make(server, progress=True)
     qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
     assert "IonQ simulator: 0/1 jobs completed, 1 ready" in capsys.readouterr().err
+
+
+def test_router_uses_ionq_only_when_asked(
+    server: LocalIonQServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IONQ_API_URL", server.url)
+    monkeypatch.setenv("IONQ_API_KEY", server.api_key)
+
+    def bell() -> object:
+        qml.H(0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.Z(0) @ qml.Z(1))
+
+    automatic = qml.device("qstore.router", wires=2, shots=100)
+    assert qml.QNode(bell, automatic)() == 1.0
+    assert server.job_count == 0
+    explicit = qml.device("qstore.router", wires=2, shots=100, target="ionq")
+    assert qml.QNode(bell, explicit)() == 1.0
+    assert server.job_count == 1
+
+
+def test_counts_and_samples_paths_agree_exactly() -> None:
+    states, counts = np.array([0, 3, 5, 6]), np.array([10, 20, 30, 40])
+    measurements = [
+        qml.expval(qml.Z(0) @ qml.Z(2)),
+        qml.var(qml.Hermitian(HERMITIAN, 1)),
+        qml.probs(wires=[2, 0]),
+    ]
+    fast = qml.tape.QuantumScript([], measurements, shots=100)
+    slow = qml.tape.QuantumScript([], [*measurements, qml.sample()], shots=100)
+    qubits, wires = [2, 0, 1], qml.wires.Wires([0, 1, 2])  # wire 0 ended on physical qubit 2
+    rng = np.random.default_rng(0)
+    got = results_module.measure(fast, states, counts, qubits, wires, rng)
+    want = results_module.measure(slow, states, counts, qubits, wires, rng)
+    for a, b in zip(got, want[:3], strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    # wires (0, 1, 2) read qubits (2, 0, 1): state 6 = 0b110 reads (1, 0, 1), 40 shots
+    assert want[3].tolist().count([1, 0, 1]) == 40

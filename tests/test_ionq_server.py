@@ -261,18 +261,9 @@ def test_rate_limit_honours_retry_after(server: LocalIonQServer, client: IonQCli
     assert time.monotonic() - start >= 1.0
 
 
-def test_command_line_server(tmp_path: object) -> None:
-    code = (
-        "import argparse, sys\n"
-        "from pennylane_qstore.ionq.cli import register\n"
-        "parser = argparse.ArgumentParser(); register(parser.add_subparsers())\n"
-        "args = parser.parse_args(sys.argv[1:]); sys.exit(args.func(args))\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "ionq-server", "--port", "0", "--api-key", "cli-key"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def test_command_line_server() -> None:
+    command = [sys.executable, "-m", "pennylane_qstore.cli", "ionq-server", "--port", "0"]
+    proc = subprocess.Popen([*command, "--api-key", "cli-key"], stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().split()[4]
         client = IonQClient(api_key="cli-key", api_url=url)

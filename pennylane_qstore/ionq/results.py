@@ -7,12 +7,15 @@ sampled with the device's random generator; probabilities that are already a sho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from pennylane.measurements import ExpectationMP, ProbabilityMP, VarianceMP
 from pennylane.tape import QuantumScript
 from pennylane.wires import Wires
+
+_FROM_COUNTS = (ExpectationMP, VarianceMP, ProbabilityMP)
 
 
 def counts_from_probabilities(
@@ -47,12 +50,43 @@ def samples_from_counts(
     return ((outcomes[:, None] >> np.arange(num_qubits)) & 1).astype(np.int64)
 
 
-def measure(circuit: QuantumScript, samples: np.ndarray, wire_order: Wires) -> Any:
-    """Return the circuit's results from samples taken in its measurement basis.
+def measure(
+    circuit: QuantumScript,
+    states: np.ndarray,
+    counts: np.ndarray,
+    qubits: Sequence[int],
+    wire_order: Wires,
+    rng: np.random.Generator,
+) -> Any:
+    """Return the circuit's results from shot counts taken in its measurement basis.
 
-    The circuit's diagonalizing gates must already have run before sampling. Shot vectors are
-    honoured: each bin gets its own slice of the samples.
+    The circuit's diagonalizing gates must already have run. ``expval``, ``var`` and ``probs`` on
+    wires are computed from the counts directly (cheap at a million shots); other measurements
+    and shot vectors get a shuffled sample array, each shot-vector bin its own slice.
+
+    Args:
+        circuit: The executed circuit.
+        states: Measured basis states (bit ``q`` is physical qubit ``q``).
+        counts: Shots per basis state.
+        qubits: Physical qubit holding each wire of ``wire_order`` at the end of the circuit.
+        wire_order: Wire labels, in the order of ``qubits``.
+        rng: Generator used to shuffle samples.
     """
+    columns = np.asarray(qubits, dtype=np.int64)
+    from_counts = not circuit.shots.has_partitioned_shots and all(
+        isinstance(mp, _FROM_COUNTS) and mp.wires for mp in circuit.measurements
+    )
+    if from_counts:
+        histogram: dict[str, int] = {}
+        for bits, count in zip((states[:, None] >> columns) & 1, counts, strict=True):
+            if count:
+                key = "".join(map(str, bits))
+                histogram[key] = histogram.get(key, 0) + int(count)
+        values = tuple(mp.process_counts(histogram, wire_order) for mp in circuit.measurements)
+        return values[0] if len(values) == 1 else values
+
+    samples = samples_from_counts(states, counts, int(columns.max(initial=-1)) + 1, rng)
+    samples = samples[:, columns]
 
     def one_bin(start: int, stop: int) -> Any:
         values = tuple(
