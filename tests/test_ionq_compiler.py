@@ -323,6 +323,20 @@ def test_broadcast_parameters_compile_one_circuit_per_value():
     assert np.allclose(got[0], want[0], atol=1e-9) and np.allclose(got[1], want[1], atol=1e-9)
 
 
+def test_shot_vectors_give_one_result_per_copy():
+    @qml.qnode(qml.device("default.qubit", seed=5), shots=[(4000, 2)])
+    def circuit():
+        qml.RX(1.0, 0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.Z(1)), qml.probs(wires=[0])
+
+    results = to_native(circuit, entangler="zz")()
+    assert len(results) == 2
+    for z1, probs in results:
+        assert abs(z1 - np.cos(1.0)) < 5 * np.sin(1.0) / np.sqrt(4000)
+        assert probs.shape == (2,) and probs.sum() == pytest.approx(1.0)
+
+
 def test_native_circuits_give_device_the_wires_to_measure():
     tape = qml.tape.QuantumScript(
         [qml.PauliX(0), qml.SWAP([0, 1])], [qml.probs(wires=[1]), qml.expval(qml.Z(0))]
@@ -399,6 +413,14 @@ def test_too_wide_circuit_reports_both_numbers():
     tape = qml.tape.QuantumScript(ghz(5), [qml.probs()])
     with pytest.raises(ValueError, match="uses 5 qubits"):
         to_native(tape, max_qubits=4)
+
+
+def test_mid_circuit_measurement_is_rejected_with_supported_set():
+    tape = qml.tape.QuantumScript(
+        [qml.Hadamard(0), qml.measurements.MidMeasureMP(0)], [qml.expval(qml.Z(0))]
+    )
+    with pytest.raises(UnsupportedOperationError, match=r"mid-circuit measurements .* supported"):
+        to_native(tape)
 
 
 def test_bad_entangler_and_unsupported_measurement():

@@ -158,6 +158,11 @@ def native_circuits(
             f"the tape is broadcast over {tape.batch_size} parameter values; expand it first with "
             "qml.transforms.broadcast_expand (to_native does this for you)"
         )
+    if tape.shots.has_partitioned_shots:
+        raise ValueError(
+            f"the tape has a shot vector {tape.shots}; compile one tape per entry "
+            "(to_native does this for you)"
+        )
     _check_finite(tape.operations)
     _check_measurements(tape)
     wires = tape.wires.tolist()
@@ -225,17 +230,25 @@ def to_native(
     """
     if tape.batch_size is not None:  # parameter broadcasting: one compiled circuit per value
         expanded, stack = qml.transforms.broadcast_expand(tape)
-        parts = [_compile_tape(t, entangler, max_qubits) for t in expanded]
-        ends = np.cumsum([len(p[0]) for p in parts])
-
-        def broadcast_fn(results):
-            starts = [0, *ends[:-1]]
-            return stack(
-                [fn(results[lo:hi]) for (_, fn), lo, hi in zip(parts, starts, ends, strict=True)]
-            )
-
-        return [t for p in parts for t in p[0]], broadcast_fn
+        return _concatenate([_compile_tape(t, entangler, max_qubits) for t in expanded], stack)
+    if tape.shots.has_partitioned_shots:  # shot vector: one compiled circuit per entry
+        settings = [entry.shots for entry in tape.shots.shot_vector for _ in range(entry.copies)]
+        parts = [_compile_tape(tape.copy(shots=shots), entangler, max_qubits) for shots in settings]
+        return _concatenate(parts, tuple)
     return _compile_tape(tape, entangler, max_qubits)
+
+
+def _concatenate(parts: list, combine) -> tuple[list[QuantumScript], PostprocessingFn]:
+    """Join the outputs of several ``_compile_tape`` calls; ``combine`` gathers their results."""
+    ends = np.cumsum([len(tapes) for tapes, _ in parts])
+
+    def processing_fn(results):
+        starts = [0, *ends[:-1]]
+        return combine(
+            [fn(results[lo:hi]) for (_, fn), lo, hi in zip(parts, starts, ends, strict=True)]
+        )
+
+    return [t for tapes, _ in parts for t in tapes], processing_fn
 
 
 def _compile_tape(
@@ -245,14 +258,15 @@ def _compile_tape(
     jobs, postprocess = native_circuits(tape, entangler, max_qubits)
     tapes = [
         QuantumScript(
-            native.operations(),
-            [qml.probs(wires=labels) for labels in measured],
-            shots=tape.shots,
+            native.operations(), [qml.probs(wires=labels) for labels in measured], shots=tape.shots
         )
         for native, measured in jobs
     ]
+    counts = [len(measured) for _, measured in jobs]
 
     def processing_fn(results):
-        return postprocess([r if isinstance(r, tuple | list) else (r,) for r in results])
+        return postprocess(
+            [tuple(r) if n > 1 else (r,) for r, n in zip(results, counts, strict=True)]
+        )
 
     return tapes, processing_fn
