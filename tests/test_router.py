@@ -1,0 +1,318 @@
+"""qstore.router: options, routing decisions, fallback, routing record, tracker and CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pennylane as qml
+import pytest
+from pennylane.devices import Device
+from pennylane.exceptions import DeviceError
+
+from pennylane_qstore.cli import main as qstore_main
+from pennylane_qstore.router import (
+    RouterDevice,
+    RoutingError,
+    RoutingPolicy,
+    TapeInfo,
+    get_target,
+    register_target,
+    unregister_target,
+)
+
+
+class _Broken(Device):
+    """A target whose execution always raises."""
+
+    def execute(self, circuits, execution_config=None):
+        raise RuntimeError("simulated crash")
+
+
+@pytest.fixture
+def broken_target():
+    """Register an explicit-only target named 'broken' for one test."""
+    register_target(
+        "broken", lambda wires, seed: _Broken(wires=wires), auto=False, description="fails"
+    )
+    yield "broken"
+    unregister_target("broken")
+
+
+@pytest.fixture
+def missing_target():
+    register_target(
+        "missing",
+        lambda wires, seed: _Broken(wires=wires),
+        check=lambda: 'missingpkg is not installed: pip install "missingpkg"',
+    )
+    yield "missing"
+    unregister_target("missing")
+
+
+def _bell(shots=None, wires=(0, 1)) -> qml.tape.QuantumScript:
+    return qml.tape.QuantumScript(
+        [qml.Hadamard(wires[0]), qml.CNOT(wires)], [qml.expval(qml.PauliZ(wires[1]))], shots=shots
+    )
+
+
+def _ry_tape(num_wires: int, angle) -> qml.tape.QuantumScript:
+    ops = [qml.RY(angle, wires=w) for w in range(num_wires)]
+    ops += [qml.CNOT([w, w + 1]) for w in range(num_wires - 1)]
+    return qml.tape.QuantumScript(ops, [qml.expval(qml.PauliZ(num_wires - 1))])
+
+
+# ------------------------------------------------------------------ construction and options
+
+
+def test_repr_names_device_wires_and_targets():
+    text = repr(qml.device("qstore.router", wires=2))
+    assert text.startswith("<qstore.router device (wires=2)")
+    assert "default.qubit" in text and "(auto)" in text
+    assert "targets=['qsim']" in repr(qml.device("qstore.router", wires=2, target="qsim"))
+
+
+def test_unknown_option_lists_valid_ones():
+    with pytest.raises(TypeError, match=r"Unknown option\(s\) \['colour'\].*'target', 'targets'"):
+        qml.device("qstore.router", wires=2, colour="red")
+
+
+def test_unknown_target_lists_registered():
+    with pytest.raises(ValueError, match=r"Unknown target 'qiskit'.*'default.qubit'"):
+        RouterDevice(wires=2, target="qiskit")
+
+
+def test_unavailable_target_gives_reason_and_fix(missing_target):
+    with pytest.raises(ValueError, match=r"'missing' is not available: .*pip install"):
+        RouterDevice(wires=2, targets=[missing_target])
+    assert missing_target not in RouterDevice(wires=2).usable_targets()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"target": "qsim", "targets": ["qsim"]}, ValueError, "not both"),
+        ({"targets": "qsim"}, TypeError, "use target='qsim'"),
+        ({"targets": []}, ValueError, "at least one"),
+        ({"policy": {"wide_wires": 3}}, TypeError, "RoutingPolicy"),
+    ],
+)
+def test_bad_option_values(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        RouterDevice(wires=2, **kwargs)
+
+
+def test_register_target_rejects_duplicates_and_unknown_derivatives():
+    with pytest.raises(ValueError, match="already registered"):
+        register_target("default.qubit", get_target("default.qubit").factory)
+    with pytest.raises(ValueError, match=r"Unknown derivative methods \['hadamard'\]"):
+        register_target("x", get_target("default.qubit").factory, derivatives=["hadamard"])
+
+
+def test_unsupported_operation_is_a_clear_error():
+    class Mystery(qml.operation.Operation):
+        num_wires = 1
+
+    dev = RouterDevice(wires=1)
+    tape = qml.tape.QuantumScript([Mystery(wires=0)], [qml.expval(qml.PauliZ(0))])
+    with pytest.raises(DeviceError, match=r"Mystery.*not supported with qstore.router"):
+        qml.execute([tape], dev)
+
+
+def test_execution_time_device_options_rejected():
+    dev = RouterDevice(wires=1)
+    with pytest.raises(DeviceError, match=r"no execution-time device options.*\['max_workers'\]"):
+        dev.setup_execution_config(qml.devices.ExecutionConfig(device_options={"max_workers": 2}))
+
+
+# ------------------------------------------------------------------ routing decisions
+
+
+@pytest.mark.parametrize(
+    ("info", "rule", "first"),
+    [
+        (TapeInfo(4, None, None, "backprop"), "backprop", "default.qubit"),
+        (TapeInfo(20, None, None, "adjoint"), "adjoint", "lightning.gpu"),
+        (TapeInfo(4, None, 32, None), "broadcast x32", "default.qubit"),
+        (TapeInfo(4, None, None, None), "small", "lightning.qubit"),
+        (TapeInfo(16, 100, None, None), "wide: 16 >= 16 wires", "lightning.gpu"),
+        (TapeInfo(22, None, 8, None), "wide: 22 >= 16 wires", "lightning.gpu"),
+    ],
+)
+def test_policy_rules(info, rule, first):
+    reason, preferred = RoutingPolicy().preferences(info)
+    assert reason == rule and preferred[0] == first
+
+
+def test_policy_validates_threshold():
+    with pytest.raises(ValueError, match="wide_wires"):
+        RoutingPolicy(wide_wires=0)
+
+
+@pytest.mark.parametrize(
+    ("tape", "target"),
+    [
+        (_ry_tape(4, 0.3), "lightning.qubit"),
+        (_ry_tape(4, np.array([0.1, 0.2, 0.3])), "default.qubit"),
+        (_ry_tape(16, 0.3), "qsim"),
+    ],
+    ids=["small", "broadcast", "wide"],
+)
+def test_router_routes_representative_tapes(tape, target):
+    dev = RouterDevice(wires=16)
+    (result,) = qml.execute([tape], dev, diff_method=None)
+    (want,) = qml.execute([tape], qml.device("default.qubit", wires=16), diff_method=None)
+    assert np.allclose(result, want, atol=1e-6)
+    assert dev.routing_record.target_of(0) == target
+
+
+def test_mixed_batch_is_split_per_target_and_order_kept():
+    dev = RouterDevice(wires=4, policy=RoutingPolicy(wide_wires=3, wide_targets=("qsim",)))
+    tapes = [_ry_tape(2, 0.1), _ry_tape(4, 0.2), _ry_tape(2, 0.3), _ry_tape(3, 0.4)]
+    results = dev.execute(tapes)
+    want = qml.device("default.qubit", wires=4).execute(tapes)
+    assert np.allclose(results, want, atol=1e-6)
+    record = dev.routing_record
+    assert record.tapes_per_target() == {"lightning.qubit": 2, "qsim": 2}
+    assert [record.target_of(i) for i in range(4)] == ["lightning.qubit", "qsim"] * 2
+
+
+def test_explicit_targets_only_when_named(broken_target):
+    assert broken_target not in RouterDevice(wires=2).usable_targets()
+    assert RouterDevice(wires=2, targets=["qsim", "default.qubit"]).usable_targets() == [
+        "qsim",
+        "default.qubit",
+    ]
+
+
+def test_shots_rule_is_opt_in(broken_target):
+    dev = RouterDevice(wires=2, policy=RoutingPolicy(shots_targets=("qsim",)))
+    dev.execute([_bell(), _bell(shots=100)])
+    assert [dev.routing_record.target_of(i) for i in (0, 1)] == ["lightning.qubit", "qsim"]
+
+
+# ------------------------------------------------------------------ fallback
+
+
+def test_fallback_to_next_target_is_recorded(broken_target):
+    dev = RouterDevice(wires=2, targets=[broken_target, "default.qubit"])
+    (result,) = dev.execute([_bell()])
+    assert np.isclose(result, 0.0)
+    (route,) = dev.routing_record.routes
+    assert route.target == "default.qubit"
+    assert [(f.target, f.error) for f in route.failures] == [
+        ("broken", "RuntimeError: simulated crash")
+    ]
+    assert "fallback: broken failed: RuntimeError: simulated crash" in str(dev.routing_record)
+
+
+def test_policy_chain_falls_back_to_automatic_targets(broken_target):
+    dev = RouterDevice(wires=2, policy=RoutingPolicy(small_targets=(broken_target,)))
+    (result,) = dev.execute([_bell()])
+    assert np.isclose(result, 0.0)
+    assert dev.routing_record.fallbacks[0].target == "broken"
+    assert dev.routing_record.target_of(0) != "broken"
+
+
+def test_every_target_failing_names_each_failure(broken_target):
+    dev = RouterDevice(wires=2, targets=[broken_target, "braket.local"])
+    with pytest.raises(RoutingError, match=r"broken: RuntimeError: simulated crash; braket.local:"):
+        dev.execute([_bell(shots=(10, 10))])
+
+
+def test_fallback_disabled_raises_first_error(broken_target):
+    dev = RouterDevice(wires=2, targets=[broken_target, "default.qubit"], fallback=False)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        dev.execute([_bell()])
+
+
+def test_monkeypatched_lightning_failure_falls_back(monkeypatch):
+    dev = RouterDevice(wires=2)
+    dev.execute([_bell()])
+    lightning = dev._devices["lightning.qubit"]
+
+    def crash(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(lightning, "execute", crash)
+    (result,) = dev.execute([_bell()])
+    assert np.isclose(result, 0.0)
+    assert dev.routing_record.fallbacks[0].error == "MemoryError: out of memory"
+
+
+# ------------------------------------------------------------------ record, tracker, seeds
+
+
+def test_routing_record_and_history():
+    dev = RouterDevice(wires=2)
+    assert dev.routing_record is None
+    dev.execute([_bell(), _bell()])
+    dev.execute([_bell()])
+    assert len(dev.routing_history) == 2
+    record = dev.routing_record
+    assert record.kind == "execute" and record.num_tapes == 1
+    (route,) = record.routes
+    assert route.tapes == (0,) and route.num_wires == 2 and route.shots is None
+    assert route.seconds > 0 and record.seconds == route.seconds
+    with pytest.raises(IndexError):
+        record.target_of(3)
+
+
+def test_tracker_counts_executions_and_routes():
+    dev = qml.device("qstore.router", wires=2)
+
+    @qml.qnode(dev, diff_method="parameter-shift")
+    def circuit(x):
+        qml.RX(x, wires=0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.PauliZ(1))
+
+    with qml.Tracker(dev) as tracker:
+        qml.grad(circuit)(qml.numpy.array(0.3, requires_grad=True))
+    assert tracker.totals["executions"] == 3
+    assert tracker.totals["fallbacks"] == 0
+    assert sum(sum(r.values()) for r in tracker.history["routing"]) == 3
+
+
+def test_seed_makes_samples_reproducible():
+    tape = qml.tape.QuantumScript(
+        [qml.Hadamard(0), qml.Hadamard(1)], [qml.sample(wires=[0, 1])], shots=50
+    )
+    for target in ("default.qubit", "qsim", "lightning.qubit"):
+        a = RouterDevice(wires=2, seed=11, target=target).execute(tape)
+        b = RouterDevice(wires=2, seed=11, target=target).execute(tape)
+        assert np.array_equal(a, b), target
+
+
+def test_router_without_wires_and_with_mid_circuit_measurement():
+    dev = qml.device("qstore.router")
+
+    @qml.qnode(dev)
+    def circuit(x):
+        qml.RX(x, wires=0)
+        m = qml.measure(0)
+        qml.cond(m, qml.PauliX)(wires=1)
+        return qml.probs(wires=[0, 1])
+
+    assert np.allclose(circuit(0.7), [np.cos(0.35) ** 2, 0, 0, np.sin(0.35) ** 2], atol=1e-6)
+
+
+# ------------------------------------------------------------------ CLI
+
+
+def test_cli_lists_every_target_with_reason(capsys):
+    assert qstore_main(["devices"]) == 0
+    out = capsys.readouterr().out
+    for name in ("default.qubit", "lightning.qubit", "lightning.gpu", "qsim", "braket.local"):
+        assert name in out
+    gpu_line = next(line for line in out.splitlines() if line.startswith("lightning.gpu"))
+    assert "missing" in gpu_line and ("pip install" in gpu_line or "GPU" in gpu_line)
+
+
+def test_cli_json(capsys):
+    assert qstore_main(["devices", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = {row["name"]: row for row in data["targets"]}
+    assert rows["default.qubit"]["available"] is True
+    assert rows["default.qubit"]["derivatives"] == ["adjoint", "backprop"]
+    assert rows["lightning.gpu"]["reason"]
