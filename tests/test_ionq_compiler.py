@@ -311,6 +311,19 @@ def test_default_layer_ansatz_of_qstore_layers_compiles_exactly(entangler):
     assert np.allclose(got, qnode(inputs, weights), atol=1e-9)
 
 
+def test_string_wire_labels_and_swaps_map_back():
+    @qml.qnode(qml.device("default.qubit", wires=["a", "b", "c"]))
+    def circuit():
+        qml.RX(0.3, "c")
+        qml.SWAP(["a", "c"])
+        qml.CNOT(["a", "b"])
+        qml.RY(0.5, "c")
+        return qml.probs(wires=["b", "a"]), qml.expval(qml.Y("c") @ qml.X("a"))
+
+    for got, want in zip(to_native(circuit)(), circuit(), strict=True):
+        assert np.allclose(got, want, atol=1e-9)
+
+
 def test_broadcast_parameters_compile_one_circuit_per_value():
     @qml.qnode(qml.device("default.qubit"))
     def circuit(x):
