@@ -7,7 +7,7 @@ Recognised directly (no decomposition, one ZZ core at most per gate):
   PauliRot, and IonQ's own MS and ZZ, as one partial-angle core;
 - any singly-controlled one-qubit gate (CNOT, CZ, CY, CH, CRX, CRY, CRZ, ControlledPhaseShift /
   CPhase, controlled ``QubitUnitary``...) as one core whose angle follows the gate's eigenphases;
-- SWAP (relabelling), GlobalPhase (tracked), Identity and Barrier (nothing).
+- SWAP (relabelling), GlobalPhase (tracked), Identity, Barrier and Snapshot (nothing).
 
 Anything else is decomposed with PennyLane's own ``decomposition()`` until it reaches these.
 """
@@ -27,7 +27,7 @@ from pennylane_qstore.ionq.passes import CircuitBuilder, H
 SUPPORTED = (
     "any one-qubit gate with a matrix; IsingXX, IsingYY, IsingZZ, MultiRZ and PauliRot on up to two "
     "wires; any singly-controlled one-qubit gate (CNOT, CZ, CY, CH, CRX, CRY, CRZ, "
-    "ControlledPhaseShift, ...); SWAP; GPI, GPI2, MS, ZZ; GlobalPhase, Identity, Barrier; and every "
+    "ControlledPhaseShift, ...); SWAP; GPI, GPI2, MS, ZZ; GlobalPhase, Identity, Barrier, Snapshot; and every "
     "operation PennyLane can decompose into these"
 )
 """Human-readable description of what :func:`lower` accepts, used in error messages."""
@@ -96,7 +96,7 @@ def _controlled(builder: CircuitBuilder, control: int, target: int, unitary, on_
 def _lower_one(op: Operator, index: dict, builder: CircuitBuilder) -> None:
     name = op.name
     qubits = [index[w] for w in op.wires]
-    if isinstance(op, qml.Identity | qml.Barrier):
+    if isinstance(op, qml.Identity | qml.Barrier | qml.Snapshot):
         return
     if isinstance(op, qml.GlobalPhase):
         builder.add_phase(-_param(op))
