@@ -27,8 +27,8 @@ from pennylane_qstore.ionq.passes import CircuitBuilder, H
 SUPPORTED = (
     "any one-qubit gate with a matrix; IsingXX, IsingYY, IsingZZ, MultiRZ and PauliRot on up to two "
     "wires; any singly-controlled one-qubit gate (CNOT, CZ, CY, CH, CRX, CRY, CRZ, "
-    "ControlledPhaseShift, ...); SWAP; GPI, GPI2, MS, ZZ; GlobalPhase, Identity, Barrier, Snapshot; and every "
-    "operation PennyLane can decompose into these"
+    "ControlledPhaseShift, ...); SWAP; GPI, GPI2, MS, ZZ; GlobalPhase, Identity, Barrier, "
+    "Snapshot; and every operation PennyLane can decompose into these"
 )
 """Human-readable description of what :func:`lower` accepts, used in error messages."""
 
