@@ -4,11 +4,16 @@ Circuit for ``F`` features on ``n`` qubits:
 
 * ``encoding="angle"``: the features are split into ``B = ceil(F / n)`` blocks of ``n``. Block
   ``b`` is written with ``RY(x)`` rotations on qubits ``0..`` and followed by ``n_layers`` trainable
-  entangling layers (a ``Rot`` per qubit and a ring of CNOTs, :class:`~pennylane.StronglyEntanglingLayers`).
-  With ``F > n`` the data is thus re-uploaded ``B`` times. Weights: ``(B, n_layers, n, 3)``.
+  entangling layers. With ``F > n`` the data is thus re-uploaded ``B`` times.
+  Weights: ``(B, n_layers, n, 3)``.
 * ``encoding="amplitude"``: the features, zero-padded to ``2**n`` and normalised, become the
   amplitudes of the initial state (needs ``F <= 2**n`` and a non-zero row), followed by
   ``n_layers`` entangling layers. Weights: ``(1, n_layers, n, 3)``.
+
+Entangling layer (weights ``w`` of shape ``(n, 3)``): ``Rot(w[q, 0], w[q, 1], w[q, 2])`` on every
+qubit ``q``, then a ring of CNOTs ``q -> q + 1 (mod n)`` (one CNOT for two qubits, none for one).
+The gates are written out rather than taken from a template, so devices run them without
+decomposition.
 
 Readout: expectation values of the chosen Paulis on every qubit, grouped by Pauli
 (``readout="xyz"`` gives ``[<X0>..<Xn-1>, <Y0>.., <Z0>..]``, ``3 * n`` outputs).
@@ -94,6 +99,16 @@ def make_device(device: Any, n_qubits: int, seed: int | None = None) -> Any:
     return device
 
 
+def entangling_layers(weights: Any, n_qubits: int) -> None:
+    """Queue the entangling layers for ``weights`` of shape ``(n_layers, n_qubits, 3)``."""
+    ring = [(q, (q + 1) % n_qubits) for q in range(n_qubits if n_qubits > 2 else n_qubits - 1)]
+    for layer in range(qml.math.shape(weights)[0]):
+        for q in range(n_qubits):
+            qml.Rot(weights[layer, q, 0], weights[layer, q, 1], weights[layer, q, 2], wires=q)
+        for control, target in ring:
+            qml.CNOT(wires=[control, target])
+
+
 def make_qnode(
     n_qubits: int, encoding: str, readout: Sequence[str], device: Any, shots: int | None
 ) -> qml.QNode:
@@ -103,14 +118,14 @@ def make_qnode(
     def circuit(inputs: Any, weights: Any) -> list[Any]:
         if encoding == "amplitude":
             qml.AmplitudeEmbedding(inputs, wires=wires, pad_with=0.0, normalize=True)
-            qml.StronglyEntanglingLayers(weights[0], wires=wires)
+            entangling_layers(weights[0], n_qubits)
         else:
             n_features = qml.math.shape(inputs)[-1]
             for block in range(qml.math.shape(weights)[0]):
                 start = block * n_qubits
                 for wire in range(min(n_qubits, n_features - start)):
                     qml.RY(inputs[..., start + wire], wires=wire)
-                qml.StronglyEntanglingLayers(weights[block], wires=wires)
+                entangling_layers(weights[block], n_qubits)
         return [qml.expval(_PAULIS[p](w)) for p in readout for w in wires]
 
     return qml.QNode(circuit, device, shots=shots)

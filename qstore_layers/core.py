@@ -384,10 +384,15 @@ class BatchExecutor:
         return [fn(item) for item in items]
 
     def _tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
-        """Build the tapes of a chunk (batch dimension expanded unless backprop)."""
+        """Build the tapes of a chunk.
+
+        Gradient transforms (parameter-shift, finite-diff, SPSA) cannot differentiate broadcast
+        parameters, so their tapes are expanded to one per row; devices that differentiate
+        themselves (backprop, adjoint) get the broadcast tape and expand it as they need.
+        """
         kwargs = dict(zip(self.weight_names, w, strict=True))
         tape = qml.workflow.construct_tape(self.qnode, level="user")(inputs=x, **kwargs)
-        if tape.batch_size is not None and self.gradient_method != "backprop":
+        if tape.batch_size is not None and self.gradient_method not in _EXACT_METHODS:
             tapes, _ = qml.transforms.broadcast_expand(tape)
             return list(tapes)
         return [tape]
@@ -514,6 +519,65 @@ class BatchExecutor:
             return out, (lambda _dy: zero) if with_vjp else None
         vjp_fn, out = autograd.make_vjp(quantum)(chunk.params)
         return np.asarray(out, dtype=np.float64), vjp_fn
+
+    def _run_device_jacobian(
+        self, chunk: _Chunk
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+        """Adjoint without autograd in the quantum stage, when the circuit allows it.
+
+        Applies when device preprocessing keeps every gate parameter as it is (no
+        decomposition of parametrized gates), every measurement is an expectation value and
+        every differentiable parameter is a scalar or broadcast over the rows. The device's
+        Jacobians are then contracted with the cotangent directly. Returns ``None`` otherwise,
+        and the generic path (PennyLane's autograd interface) is used.
+        """
+        positions: list[list[np.ndarray]] = []  # per expanded tape: flat index of each column
+        expanded: list[qml.tape.QuantumScript] = []
+        offset = 0
+        for tape, idx, shapes in zip(chunk.tapes, chunk.trainable, chunk.shapes, strict=True):
+            rows = tape.batch_size or 1
+            if any(shape not in ((), (rows,)) for shape in shapes):
+                return None
+            parts = qml.transforms.broadcast_expand(tape)[0] if tape.batch_size else [tape]
+            starts = offset + np.cumsum([0, *(int(np.prod(sh)) for sh in shapes[:-1])])
+            broadcast = np.array([shape != () for shape in shapes], dtype=bool)
+            for row, part in enumerate(parts):
+                part.trainable_params = list(idx)
+                expanded.append(part)
+                positions.append(starts + broadcast * row)
+            offset += sum(int(np.prod(sh)) for sh in shapes)
+        device = self._device()
+        config = device.setup_execution_config(ExecutionConfig(gradient_method="adjoint"))
+        processed, postprocess = device.preprocess_transforms(config)(expanded)
+        if len(processed) != len(expanded):
+            return None
+        for new, old in zip(processed, expanded, strict=True):
+            if not all(isinstance(m, qml.measurements.ExpectationMP) for m in new.measurements):
+                return None
+            new_params = new.get_parameters(trainable_only=False)
+            old_params = old.get_parameters(trainable_only=False)
+            if len(new_params) != len(old_params) or new.trainable_params != old.trainable_params:
+                return None
+            if not all(np.array_equal(a, b) for a, b in zip(new_params, old_params, strict=True)):
+                return None
+        results, jacobians = device.execute_and_compute_derivatives(tuple(processed), config)
+        results = postprocess(results)
+        out = np.concatenate(
+            [_flatten_result(r, t) for r, t in zip(results, expanded, strict=True)], axis=0
+        ).astype(np.float64)
+        jac = [
+            np.asarray(j, dtype=np.float64).reshape(len(t.measurements), len(t.trainable_params))
+            for j, t in zip(jacobians, expanded, strict=True)
+        ]
+        size = chunk.params.size
+
+        def vjp(dy: np.ndarray) -> np.ndarray:
+            d_params = np.zeros(size)
+            for row, (j, pos) in enumerate(zip(jac, positions, strict=True)):
+                np.add.at(d_params, pos, dy[row] @ j)
+            return d_params
+
+        return out, vjp
 
 
 def _locked_call(job: tuple[Callable[[Any], Any], Any]) -> Any:

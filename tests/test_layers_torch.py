@@ -26,7 +26,9 @@ def _reference(x: torch.Tensor, weights: torch.Tensor, readout: str = "xyz") -> 
         for block in range(w.shape[0]):
             for wire in range(min(N_QUBITS, N_FEATURES - block * N_QUBITS)):
                 qml.RY(inputs[:, block * N_QUBITS + wire], wires=wire)
-            qml.StronglyEntanglingLayers(w[block], wires=range(N_QUBITS))
+            for q in range(N_QUBITS):  # the documented entangling layer, written out
+                qml.Rot(*w[block, 0, q], wires=q)
+            qml.CNOT(wires=[0, 1])
         return [qml.expval(paulis[p](q)) for p in readout for q in range(N_QUBITS)]
 
     return torch.stack(circuit(x, weights), dim=-1)
@@ -251,7 +253,9 @@ def test_amplitude_encoding_matches_normalised_state() -> None:
     @qml.qnode(dev)
     def reference(state, w):
         qml.StatePrep(state, wires=[0, 1])
-        qml.StronglyEntanglingLayers(w, wires=[0, 1])
+        qml.Rot(*w[0, 0], wires=0)
+        qml.Rot(*w[0, 1], wires=1)
+        qml.CNOT(wires=[0, 1])
         return [qml.expval(qml.PauliZ(i)) for i in range(2)]
 
     w = layer.weights.detach().double().numpy()[0]
