@@ -241,6 +241,7 @@ def test_json_is_exact_ionq_native_format_and_round_trips():
         ({"gate": "gpi", "target": 3, "phase": 0.1}, "outside"),
         ({"gate": "gpi2", "target": 0, "phase": 1.5}, "within"),
         ({"gate": "ms", "targets": [0, 0], "phases": [0, 0]}, "distinct"),
+        ({"gate": "ms", "targets": [0, 1], "phases": [0, 0], "angle": 0.3}, r"\[0, 0.25\]"),
         ({"gate": "zz", "targets": [0, 1]}, None),
     ],
 )

@@ -160,7 +160,8 @@ def gates_from_json(circuit: Sequence[dict], qubits: int) -> list[NativeGate]:
 
     Raises:
         ValueError: naming the offending entry for an unknown gate, bad target, missing field or a
-            phase/angle outside IonQ's ranges (phases in [-1, 1], angles in [0, 1] turns).
+            phase/angle outside IonQ's ranges (phases in [-1, 1]; angles in [0, 1/4] for ms and
+            [0, 1] for zz, in turns).
     """
     gates = []
     for index, entry in enumerate(circuit):
@@ -191,8 +192,9 @@ def gates_from_json(circuit: Sequence[dict], qubits: int) -> list[NativeGate]:
             raise ValueError(f"{where}: ms needs two phases")
         if any(not (math.isfinite(p) and -1 <= p <= 1) for p in phases):
             raise ValueError(f"{where}: phases must be finite and within [-1, 1] turns")
-        if angle is not None and not (math.isfinite(angle) and 0 <= angle <= 1):
-            raise ValueError(f"{where}: angle must be within [0, 1] turns")
+        top = 0.25 if name == "ms" else 1.0
+        if angle is not None and not (math.isfinite(angle) and 0 <= angle <= top):
+            raise ValueError(f"{where}: angle must be within [0, {top}] turns")
         gates.append(NativeGate(name, targets, phases, angle))
     return gates
 
