@@ -9,16 +9,19 @@ Usage: ``python tests/conformance.py [--workers 2] [--only qstore.router] [-x]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 RUNS: list[tuple[str, tuple[str, ...]]] = [
     ("qstore.router", ("--shots=None",)),
     ("qstore.router", ("--shots=10000",)),
+    ("qstore.ionq", ("--shots=1000000", "--skip-ops", "--device-kwargs", "seed=42")),
 ]
 """``(device, pl-device-test options)`` of every conformance run."""
 
@@ -30,6 +33,19 @@ def _pl_device_test() -> str:
     return str(exe) if exe.exists() else "pl-device-test"
 
 
+@contextlib.contextmanager
+def _ionq_server(device: str, env: dict[str, str]) -> Iterator[None]:
+    """For ``qstore.ionq`` runs, serve a local IonQ API and point ``env`` at it."""
+    if device != "qstore.ionq":
+        yield
+        return
+    from pennylane_qstore.ionq.server import LocalIonQServer
+
+    with LocalIonQServer(seed=1) as server:
+        env.update(IONQ_API_URL=server.url, IONQ_API_KEY=server.api_key)
+        yield
+
+
 def run(device: str, options: tuple[str, ...], workers: int, exitfirst: bool) -> tuple[int, str]:
     """Run one ``pl-device-test`` and return its exit code and pytest's summary line."""
     cmd = [_pl_device_test(), f"--device={device}", *options, "-q", "-p", "no:cacheprovider"]
@@ -39,7 +55,10 @@ def run(device: str, options: tuple[str, ...], workers: int, exitfirst: bool) ->
     if exitfirst:
         cmd.append("-x")
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    # pl-device-test runs "pytest" from PATH: make it this interpreter's (the venv's) pytest
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    with _ionq_server(device, env):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     output = proc.stdout + proc.stderr
     match = _SUMMARY.search(output)
     summary = match.group(1) if match else "no pytest summary"
