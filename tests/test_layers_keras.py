@@ -1,0 +1,194 @@
+"""Keras 3 layers: gradients, fit/evaluate with tf.data and callbacks, saving, tf.distribute, training.
+
+Grouped in one module because importing TensorFlow costs seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import autograd
+import numpy as np
+import pennylane as qml
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from qstore_layers import ansatz  # noqa: E402
+from qstore_layers.keras import QuantumDense, QuantumLayer  # noqa: E402
+
+
+def _exact(x: np.ndarray, weights: np.ndarray, dy: np.ndarray, readout: str = "xyz"):
+    """Outputs and VJPs of the default ansatz by autograd backprop on default.qubit."""
+    dev = qml.device("default.qubit", wires=weights.shape[2])
+    qnode = ansatz.make_qnode(weights.shape[2], "angle", tuple(readout), dev, None)
+    circuit = qml.QNode(qnode.func, dev, interface="autograd", diff_method="backprop")
+
+    def f(x, w):
+        return autograd.numpy.stack(circuit(x, w), axis=-1)
+
+    vjp, out = autograd.make_vjp(f, argnum=(0, 1))(x, weights)
+    return out, *vjp(dy)
+
+
+@pytest.mark.parametrize(
+    ("device", "method"),
+    [
+        ("default.qubit", "backprop"),
+        ("lightning.qubit", "adjoint"),
+        ("lightning.qubit", "parameter-shift"),
+    ],
+)
+def test_gradients_match_exact_backprop(device: str, method: str) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, np.pi, (3, 3))
+    dy = rng.normal(size=(3, 6))
+    layer = QuantumDense(2, 1, device=device, gradient_method=method, dtype="float64")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt)
+        loss = tf.reduce_sum(out * dy)
+    gx, gw = tape.gradient(loss, [xt, layer.kernel])
+    weights = layer.kernel.numpy().astype(np.float64)
+    want_out, want_gx, want_gw = _exact(x, weights, dy)
+    np.testing.assert_allclose(out.numpy(), want_out, atol=1e-6)
+    np.testing.assert_allclose(gx.numpy(), want_gx, atol=1e-6)
+    np.testing.assert_allclose(gw.numpy(), want_gw, atol=1e-5)  # float32 weights
+
+
+def _model(n_features: int, **kwargs) -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            QuantumDense(3, 1, readout="z", device="lightning.qubit", **kwargs),
+            keras.layers.Dense(2),
+        ]
+    )
+
+
+def test_fit_evaluate_with_tf_data_and_tensorboard(tmp_path) -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (48, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    model = _model(4)
+    model.compile(
+        keras.optimizers.Adam(0.1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        data,
+        epochs=3,
+        verbose=0,
+        callbacks=[keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"))],
+    )
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
+    loss, accuracy = model.evaluate(data, verbose=0)
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    assert any((tmp_path / "logs" / "train").iterdir())  # TensorBoard event files
+
+
+def test_save_and_load_reproduce_outputs(tmp_path) -> None:
+    keras.utils.set_random_seed(2)
+    model = _model(5, bias=True, activation="tanh")
+    x = np.random.default_rng(3).uniform(-1, 1, (4, 5)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)
+    layer = loaded.layers[0]
+    assert isinstance(layer, QuantumDense)
+    assert (layer.n_qubits, layer.readout, layer.use_bias) == (3, ("z",), True)
+    config = layer.get_config()
+    assert QuantumDense.from_config(config).get_config() == config
+
+
+def test_inside_a_distribution_strategy() -> None:
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    x = np.random.default_rng(4).uniform(-1, 1, (16, 3)).astype("float32")
+    y = (x[:, 1] > 0).astype("int32")
+    with strategy.scope():
+        model = _model(3)
+        model.compile(
+            keras.optimizers.Adam(0.05),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+    before = model.layers[0].kernel.numpy().copy()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert not np.allclose(model.layers[0].kernel.numpy(), before)
+
+
+def test_quantum_layer_wraps_a_qnode_and_explains_saving() -> None:
+    dev = qml.device("default.qubit", wires=2)
+
+    @qml.qnode(dev)
+    def circuit(inputs, weights):
+        qml.AngleEmbedding(inputs, wires=[0, 1])
+        qml.BasicEntanglerLayers(weights, wires=[0, 1])
+        return [qml.expval(qml.PauliZ(i)) for i in range(2)]
+
+    layer = QuantumLayer(circuit, {"weights": (1, 2)}, output_dim=2, dtype="float64")
+    x = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
+    out = layer(x).numpy()
+    w = layer.qweights[0].numpy()
+    for row in range(3):
+        np.testing.assert_allclose(out[row], circuit(x[row], w), atol=1e-6)
+    with pytest.raises(TypeError, match="save_weights"):
+        layer.get_config()
+    with pytest.raises(ValueError, match=r"Add keras\.layers\.Flatten"):
+        QuantumLayer(circuit, {"weights": (1, 2)}, output_dim=2)(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"\['weights'\] of circuit have no entry"):
+        QuantumLayer(circuit, {}, output_dim=2)
+
+
+def test_bad_input_gives_clear_errors() -> None:
+    with pytest.raises(ValueError, match="n_qubits must be an integer >= 1"):
+        QuantumDense(0)
+    with pytest.raises(ValueError, match="Unknown gradient_method 'sgd'"):
+        QuantumDense(2, device="lightning.qubit", gradient_method="sgd")
+    layer = QuantumDense(2, 1, device="lightning.qubit")
+    with pytest.raises(Exception, match="NaN or inf"):
+        layer(np.array([[0.1, np.nan]], dtype="float32"))
+    with pytest.raises(TypeError, match="device given by name"):
+        QuantumDense(2, device=qml.device("lightning.qubit", wires=2)).get_config()
+
+
+def test_hybrid_classifier_learns_digits() -> None:
+    """Digits 0 vs 1, PCA to 4 features: >= 90% test accuracy after 24 Adam steps."""
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    digits = load_digits(n_class=2)
+    x_train, x_test, y_train, y_test = train_test_split(
+        digits.data, digits.target, test_size=0.3, random_state=0, stratify=digits.target
+    )
+    pca = PCA(4, random_state=0).fit(x_train)
+    scaler = StandardScaler().fit(pca.transform(x_train))
+    x_train = scaler.transform(pca.transform(x_train)).astype("float32")
+    x_test = scaler.transform(pca.transform(x_test)).astype("float32")
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            QuantumDense(4, 1, readout="z", device="lightning.qubit"),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.1),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x_train[:192], y_train[:192], batch_size=32, epochs=4, verbose=0)  # 24 steps
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert accuracy >= 0.9, accuracy
