@@ -19,6 +19,7 @@ from torch.autograd.function import once_differentiable
 
 from pennylane_qstore.engine import kernels
 from pennylane_qstore.engine.program import Layer, Permutation, Program
+from pennylane_qstore.engine.threads import engine_threads
 
 
 class _DeviceTables:
@@ -95,7 +96,7 @@ def _combined_bra(
         h = None
         for pos in range(k):
             g = gb[:, col : col + 3]
-            m = torch.einsum("bp,pij->bij", g, tables.paulis)
+            m = (g @ tables.paulis.reshape(3, 4)).reshape(-1, 2, 2)
             term = kernels.embed_in_chunk(m, pos, k)
             h = term if h is None else h + term
             col += 3
@@ -143,6 +144,12 @@ class AdjointSimulation(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor):
+        amplitudes = ctx.psi.numel()
+        with engine_threads(amplitudes, ctx.psi.device):
+            return AdjointSimulation._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward(ctx: Any, grad_out: torch.Tensor):
         # The sweep carries the bra λ and psi_c = conj(ψ): the contraction Σ λ_i conj(ψ_j) is
         # then a plain matmul (a conjugated operand would be copied by torch), and undoing U on
         # conj(ψ) is applying conj(U^†) = U^T.

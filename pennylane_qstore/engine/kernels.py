@@ -100,14 +100,23 @@ def apply_perm(psi: torch.Tensor, perm: torch.Tensor, phase: torch.Tensor | None
     return out if phase is None else out.mul_(phase)
 
 
+def kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched Kronecker product over the last two axes."""
+    out = a[..., :, None, :, None] * b[..., None, :, None, :]
+    return out.reshape(*a.shape[:-2], a.shape[-2] * b.shape[-2], a.shape[-1] * b.shape[-1])
+
+
 def embed_in_chunk(m: torch.Tensor, pos: int, k: int) -> torch.Tensor:
     """Return ``I ⊗ m ⊗ I`` acting on position ``pos`` of a ``k``-wire chunk (``m``: ``(B, 2, 2)``)."""
-    b = m.shape[0]
-    left, right = 2**pos, 2 ** (k - pos - 1)
-    eye_l = torch.eye(left, dtype=m.dtype, device=m.device)
-    eye_r = torch.eye(right, dtype=m.dtype, device=m.device)
-    full = torch.einsum("ij,bkl,mn->bikmjln", eye_l, m, eye_r)
-    return full.reshape(b, 2**k, 2**k)
+
+    def eye(size: int) -> torch.Tensor:
+        return torch.eye(size, dtype=m.dtype, device=m.device).expand(m.shape[0], -1, -1)
+
+    if pos:
+        m = kron(eye(2**pos), m)
+    if k - pos - 1:
+        m = kron(m, eye(2 ** (k - pos - 1)))
+    return m
 
 
 def product_state(vectors: torch.Tensor) -> torch.Tensor:
@@ -125,5 +134,6 @@ def one_wire_marginals(rho: torch.Tensor, k: int) -> torch.Tensor:
     for pos in range(k):
         left, right = 2**pos, 2 ** (k - pos - 1)
         r = rho.reshape(b, left, 2, right, left, 2, right)
-        out.append(torch.einsum("bpaqpcq->bac", r))
+        r = r.diagonal(dim1=1, dim2=4).sum(-1)  # (b, 2, right, 2, right)
+        out.append(r.diagonal(dim1=2, dim2=4).sum(-1))
     return torch.stack(out, 1)

@@ -15,9 +15,11 @@ import pennylane as qml
 import torch
 from pennylane.operation import Operator
 
+from pennylane_qstore.engine import kernels
 from pennylane_qstore.engine.adjoint import AdjointSimulation, device_tables
 from pennylane_qstore.engine.gates import FAST_BUILDERS
 from pennylane_qstore.engine.program import Generic, Layer, Program
+from pennylane_qstore.engine.threads import engine_threads
 
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 
@@ -71,12 +73,6 @@ def _plan(program: Program, device: torch.device) -> _Plan:
     if key not in cache:
         cache[key] = _Plan(program, device)
     return cache[key]
-
-
-def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched Kronecker product over the last two axes."""
-    out = a[..., :, None, :, None] * b[..., None, :, None, :]
-    return out.reshape(*a.shape[:-2], a.shape[-2] * b.shape[-2], a.shape[-1] * b.shape[-1])
 
 
 def batch_size_of(ops: Sequence[Operator]) -> int:
@@ -154,6 +150,11 @@ def run_program(
     program: Program, source, batch: int, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """Build the engine inputs from ``source`` (see :class:`OpParameters`) and simulate."""
+    with engine_threads(batch * 2**program.n_wires, device):
+        return _run(program, source, batch, dtype, device)
+
+
+def _run(program: Program, source, batch: int, dtype: torch.dtype, device: torch.device):
     plan = _plan(program, device)
     parts = []
     for kind, gates in plan.kinds.items():
@@ -196,7 +197,7 @@ def run_program(
         gathered = blocks[rows]  # (chunks, k, B, 2, 2)
         acc = gathered[:, 0]
         for pos in range(1, k):
-            acc = _kron(acc, gathered[:, pos])
+            acc = kernels.kron(acc, gathered[:, pos])
         krons[k] = acc
     matrices = []
     slots = iter(plan.chunk_slots)

@@ -24,6 +24,7 @@ from pennylane_qstore.engine.program import (
     structure_key,
 )
 from pennylane_qstore.engine.runtime import _REAL, run_program
+from pennylane_qstore.engine.threads import engine_threads, scoped_backward
 
 
 def record(
@@ -162,13 +163,17 @@ class TracedCircuit:
             out = execute_tape(tape, self.dtype, self.wires, device)
             return out if tape.batch_size is not None else out.expand(batch, -1)
         real = _REAL[self.dtype]
-        flat = [w.reshape(-1) for w in weights]
-        w_pool = torch.cat(flat).to(real) if flat else inputs.new_zeros(0, dtype=real)
-        pool = torch.cat([inputs.T.to(real), w_pool[:, None].expand(-1, batch)])
-        key = str(device)
-        if key not in self._row_tensors:
-            self._row_tensors[key] = {
-                k: torch.tensor(v, dtype=torch.long, device=device) for k, v in self._rows.items()
-            }
-        source = _GatheredParameters(pool, self._row_tensors[key])
-        return run_program(self.program, source, batch, self.dtype, device)
+        amplitudes = batch * 2 ** len(self.wires)
+        with engine_threads(amplitudes, device):
+            flat = [w.reshape(-1) for w in weights]
+            w_pool = torch.cat(flat).to(real) if flat else inputs.new_zeros(0, dtype=real)
+            pool = torch.cat([inputs.T.to(real), w_pool[:, None].expand(-1, batch)])
+            pool, close = scoped_backward(pool, amplitudes)
+            key = str(device)
+            if key not in self._row_tensors:
+                self._row_tensors[key] = {
+                    k: torch.tensor(v, dtype=torch.long, device=device)
+                    for k, v in self._rows.items()
+                }
+            source = _GatheredParameters(pool, self._row_tensors[key])
+            return close(run_program(self.program, source, batch, self.dtype, device))

@@ -1,0 +1,272 @@
+"""Workload W1 of issue 6: one training step of a quantum layer, side by side across stacks.
+
+B inputs angle-encoded with one RY per qubit on n qubits, 2 layers of trainable RX, RY, RZ on
+every qubit followed by a ring of CNOTs (i -> i+1 mod n), readout <X>, <Y>, <Z> of every qubit,
+MSE loss, one Adam step. Reported: median seconds per step.
+
+Columns (each stack runs in its own subprocess so thread pools and memory do not interfere):
+
+* ``QuantumLinear``: ``qstore_layers.QuantumLinear(n, n_layers=2)`` through ``qstore.router`` with
+  default settings. Its default ansatz (RY encoding + ``StronglyEntanglingLayers``: Rot + CNOT
+  rings of range 1 and 2) has the same gate counts as W1;
+* ``QuantumLayer(W1)``: the exact W1 circuit as a QNode on ``qstore.router`` in ``QuantumLayer``;
+* ``QuantumDense``: the Keras 3 layer (same ansatz as ``QuantumLinear``);
+* anchors: PennyLane ``TorchLayer`` on ``default.qubit`` (backprop) and ``lightning.qubit``
+  (adjoint), TorchQuantum 0.1.8 and TensorFlow Quantum 0.7.6 (adjoint; best of default and
+  intra-op 2 / inter-op 1 thread pools), the last two from the environments made by
+  ``benchmarks/setup_anchor_envs.sh`` (a missing environment drops its column).
+
+The ratio column is QuantumLinear's time over the best anchor of the row (< 1: faster).
+
+    python benchmarks/w1.py            # full table (n in 4, 7, 10, 14 x B in 32, 256)
+    python benchmarks/w1.py --quick    # about a minute: small rows, fewer repeats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FULL_SIZES = [(4, 32), (7, 32), (10, 32), (14, 32), (4, 256), (7, 256), (10, 256), (14, 256)]
+QUICK_SIZES = [(4, 32), (7, 32), (10, 32), (4, 256), (7, 256)]
+OURS = ("QuantumLinear", "QuantumLayer(W1)", "QuantumDense")
+ANCHORS = ("TorchLayer default.qubit", "TorchLayer lightning", "TorchQuantum", "TFQ")
+LOCAL_WORKERS = {
+    "QuantumLinear": "quantum_linear",
+    "QuantumLayer(W1)": "quantum_layer_w1",
+    "QuantumDense": "quantum_dense",
+    "TorchLayer default.qubit": "torchlayer_dq",
+    "TorchLayer lightning": "torchlayer_lightning",
+}
+EXTERNAL = {"TorchQuantum": ("tq", "anchors/tq_w1.py"), "TFQ": ("tfq", "anchors/tfq_w1.py")}
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def time_steps(step, repeats: int, cap: float, warmup: int = 2) -> dict:
+    """Run ``step`` ``warmup`` times, then up to ``repeats`` timed times; stop early past ``cap``.
+
+    Returns ``{"median": s}`` or ``{"over": s}`` when one step took longer than ``cap``.
+    """
+    for _ in range(warmup):
+        start = time.perf_counter()
+        step()
+        first = time.perf_counter() - start
+        if first > cap:
+            return {"over": cap}
+    times = []
+    budget = time.perf_counter() + max(cap * 3, 1.0)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+        if time.perf_counter() > budget and len(times) >= 3:
+            break
+    return {"median": statistics.median(times), "steps": len(times)}
+
+
+# ----------------------------------------------------------------------------- torch stacks
+
+
+def _w1_qfunc(n: int):
+    import pennylane as qml
+
+    def circuit(inputs, weights):
+        for i in range(n):
+            qml.RY(inputs[..., i], wires=i)
+        for layer in range(2):
+            for i in range(n):
+                qml.RX(weights[layer, i, 0], wires=i)
+                qml.RY(weights[layer, i, 1], wires=i)
+                qml.RZ(weights[layer, i, 2], wires=i)
+            for i in range(n):
+                qml.CNOT(wires=[i, (i + 1) % n])
+        return [qml.expval(p(i)) for i in range(n) for p in (qml.X, qml.Y, qml.Z)]
+
+    return circuit
+
+
+def _torch_model(stack: str, n: int):
+    import pennylane as qml
+
+    if stack == "quantum_linear":
+        from qstore_layers import QuantumLinear
+
+        return QuantumLinear(n, n_layers=2)
+    if stack == "quantum_layer_w1":
+        from qstore_layers import QuantumLayer
+
+        qnode = qml.QNode(_w1_qfunc(n), qml.device("qstore.router", wires=n))
+        return QuantumLayer(qnode, {"weights": (2, n, 3)})
+    device, method = {
+        "torchlayer_dq": ("default.qubit", "backprop"),
+        "torchlayer_lightning": ("lightning.qubit", "adjoint"),
+    }[stack]
+    qnode = qml.QNode(_w1_qfunc(n), qml.device(device, wires=n), diff_method=method)
+    return qml.qnn.TorchLayer(qnode, {"weights": (2, n, 3)})
+
+
+def run_torch(stack: str, n: int, batch: int, repeats: int, cap: float) -> dict:
+    """Time one Adam step of a torch stack."""
+    import torch
+
+    torch.manual_seed(0)
+    x = torch.rand(batch, n) * 3.14
+    y = torch.rand(batch, 3 * n) * 2 - 1
+    model = _torch_model(stack, n)
+    model(x[:1])  # lazy parameters
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return time_steps(step, repeats, cap)
+
+
+def run_keras(n: int, batch: int, repeats: int, cap: float) -> dict:
+    """Time one Adam step of the Keras ``QuantumDense`` (eager ``GradientTape``)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from qstore_layers import QuantumDense
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(0, 3.14, (batch, n)), tf.float32)
+    y = tf.constant(rng.uniform(-1, 1, (batch, 3 * n)), tf.float32)
+    layer = QuantumDense(n, n_layers=2)
+    layer(x[:1])
+    opt = keras.optimizers.Adam(0.01)
+
+    def step() -> None:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((layer(x) - y) ** 2)
+        grads = tape.gradient(loss, layer.trainable_variables)
+        opt.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
+
+    return time_steps(step, repeats, cap)
+
+
+def worker(stack: str, sizes: list[tuple[int, int]], repeats: int, cap: float) -> None:
+    """Time ``stack`` on every size and print one JSON line per size."""
+    for n, batch in sizes:
+        try:
+            if stack == "quantum_dense":
+                result = run_keras(n, batch, repeats, cap)
+            else:
+                result = run_torch(stack, n, batch, repeats, cap)
+        except Exception as exc:  # report, keep the other sizes
+            result = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        print(json.dumps({"n": n, "batch": batch, **result}), flush=True)
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def collect(cmd: list[str], env: dict, timeout: float) -> dict[tuple[int, int], dict]:
+    """Run a worker command and parse its JSON lines."""
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
+        lines = proc.stdout.splitlines()
+        if proc.returncode and not lines:
+            print(f"  ! {' '.join(cmd[-6:])}: {proc.stderr.strip()[-300:]}", file=sys.stderr)
+    except subprocess.TimeoutExpired as exc:
+        lines = (exc.stdout or b"").decode().splitlines() if exc.stdout else []
+    out = {}
+    for line in lines:
+        if line.startswith("{"):
+            rec = json.loads(line)
+            out[(rec["n"], rec["batch"])] = rec
+    return out
+
+
+def fmt(rec: dict | None) -> str:
+    """Format one cell."""
+    if not rec:
+        return "n/a"
+    if "median" in rec:
+        return f"{rec['median']:.4f}"
+    if "over" in rec:
+        return f"> {rec['over']:g}"
+    return "error"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every stack and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small rows, few repeats (~1 min)")
+    parser.add_argument("--anchor-envs", default=os.environ.get("QSTORE_BENCH_ENVS", "/work/bench-envs"))
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per cell")
+    parser.add_argument("--cap", type=float, default=None, help="seconds: slower steps give '> cap'")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (5 if args.quick else 7)
+    cap = args.cap or (2.0 if args.quick else 20.0)
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    if args.worker:
+        sizes = [tuple(map(int, s.split("x"))) for s in args.sizes.split(",")]
+        worker(args.worker, sizes, repeats, cap)
+        return 0
+
+    size_arg = ",".join(f"{n}x{b}" for n, b in sizes)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    timeout = 600.0
+    results: dict[str, dict] = {}
+    for column, stack in LOCAL_WORKERS.items():
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", stack, "--sizes", size_arg]
+        cmd += ["--repeats", str(repeats), "--cap", str(cap)]
+        print(f"running {column} ...", file=sys.stderr, flush=True)
+        results[column] = collect(cmd, env, timeout)
+    for column, (env_name, script) in EXTERNAL.items():
+        python = Path(args.anchor_envs) / env_name / "bin" / "python"
+        if not python.exists():
+            print(f"skipping {column}: no {python} (run benchmarks/setup_anchor_envs.sh)", file=sys.stderr)
+            continue
+        print(f"running {column} ...", file=sys.stderr, flush=True)
+        cmd = [str(python), str(HERE / script), "--sizes", size_arg]
+        cmd += ["--repeats", str(repeats), "--cap", str(cap)]
+        results[column] = collect(cmd, env, timeout)
+
+    columns = [c for c in (*OURS, *ANCHORS) if c in results]
+    header = ["n, B", *columns, "QuantumLinear / best anchor"]
+    rows = []
+    for n, b in sizes:
+        cells = [fmt(results[c].get((n, b))) for c in columns]
+        anchor_times = [
+            results[c][(n, b)]["median"]
+            for c in ANCHORS
+            if c in results and "median" in results[c].get((n, b), {})
+        ]
+        ours = results["QuantumLinear"].get((n, b), {})
+        ratio = "n/a"
+        if "median" in ours and anchor_times:
+            ratio = f"{ours['median'] / min(anchor_times):.2f}"
+        rows.append([f"{n}, {b}", *cells, ratio])
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print("\nmedian seconds per training step (forward + backward + Adam); machine:", os.cpu_count(), "CPUs")
+    if args.json:
+        serial = {c: {f"{n}x{b}": r for (n, b), r in res.items()} for c, res in results.items()}
+        args.json.write_text(json.dumps(serial, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
