@@ -265,7 +265,7 @@ class IonQDevice(Device):
         """
         config = self.setup_execution_config(execution_config)
         tapes = [c if c.shots or not self.shots else c.copy(shots=self.shots) for c in circuits]
-        batch, postprocess = self.preprocess_transforms(config)(tapes)
+        batch, postprocess = await self._call(self.preprocess_transforms(config), tapes)
         results = await self._run(list(batch), _Batch())
         return tuple(postprocess(tuple(results)))
 
@@ -306,7 +306,8 @@ class IonQDevice(Device):
 
     async def _run(self, circuits: list[QuantumScript], state: _Batch) -> list[Any]:
         opts = self.options
-        specs = [self._serialise(c) for c in circuits]
+        # compiling is CPU work: keep it off the event loop so other tasks keep running
+        specs = await self._call(lambda: [self._serialise(c) for c in circuits])
         plan = self._plan(circuits)
         mitigation = bool(opts["error_mitigation"])
         estimate = sum(
