@@ -25,7 +25,7 @@ RUNS: list[tuple[str, tuple[str, ...]]] = [
 ]
 """``(device, pl-device-test options)`` of every conformance run."""
 
-_SUMMARY = re.compile(r"=+ (.*(?:passed|failed|error).*) in [\d.]+s")
+_SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|error).*?) in [\d.]+s", re.MULTILINE)
 
 
 def _pl_device_test() -> str:
@@ -60,8 +60,8 @@ def run(device: str, options: tuple[str, ...], workers: int, exitfirst: bool) ->
     with _ionq_server(device, env):
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     output = proc.stdout + proc.stderr
-    match = _SUMMARY.search(output)
-    summary = match.group(1) if match else "no pytest summary"
+    summaries = _SUMMARY.findall(output)
+    summary = summaries[-1] if summaries else "no pytest summary"
     if proc.returncode != 0:
         print(output[-6000:], file=sys.stderr)
     return proc.returncode, summary
