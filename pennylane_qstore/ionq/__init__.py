@@ -2,8 +2,8 @@
 ``ionq.circuit.v1`` native JSON view (:mod:`.native`), the ``qstore.ionq`` device
 (:mod:`.device`), the REST client (:mod:`.client`) and a local IonQ server (:mod:`.server`).
 
-Only light modules are imported here; ``IonQDevice``, ``IonQClient`` and ``LocalIonQServer`` are
-imported on first access.
+Only light modules are imported here; ``to_native``, ``compile_circuit``, ``NativeCircuit``,
+``IonQDevice``, ``IonQClient`` and ``LocalIonQServer`` are imported on first access.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any
 from pennylane_qstore.ionq.ops import GPI, GPI2, MS, ZZ, rad_to_turns, turns_to_rad, wrap_turns
 
 _LAZY = {
+    "NativeCircuit": "pennylane_qstore.ionq.native",
+    "compile_circuit": "pennylane_qstore.ionq.compiler",
+    "to_native": "pennylane_qstore.ionq.compiler",
     "IonQDevice": "pennylane_qstore.ionq.device",
     "IonQClient": "pennylane_qstore.ionq.client",
     "LocalIonQServer": "pennylane_qstore.ionq.server",
@@ -27,7 +30,10 @@ __all__ = [
     "IonQClient",
     "IonQDevice",
     "LocalIonQServer",
+    "NativeCircuit",
+    "compile_circuit",
     "rad_to_turns",
+    "to_native",
     "turns_to_rad",
     "wrap_turns",
 ]
