@@ -375,3 +375,30 @@ def test_counts_and_samples_paths_agree_exactly() -> None:
         np.testing.assert_allclose(a, b, atol=1e-12)
     # wires (0, 1, 2) read qubits (2, 0, 1): state 6 = 0b110 reads (1, 0, 1), 40 shots
     assert want[3].tolist().count([1, 0, 1]) == 40
+
+
+def test_cancelling_execute_async_cancels_the_jobs(server: LocalIonQServer) -> None:
+    server.queue_time = 60
+    dev = make(server)
+    tape = qml.tape.QuantumScript([qml.H(0)], [qml.expval(qml.Z(0))])
+
+    async def main() -> None:
+        task = asyncio.ensure_future(dev.execute_async([tape]))
+        while server.job_count == 0:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert dev.client.list_jobs()["jobs"][0]["status"] == "canceled"
+
+
+def test_circuits_with_different_shots_go_to_separate_jobs(server: LocalIonQServer) -> None:
+    dev = make(server, wires=1)
+    tapes = [
+        qml.tape.QuantumScript([qml.X(0)], [qml.counts()], shots=shots) for shots in (10, 20, 10)
+    ]
+    assert [r["1"] for r in qml.execute(tapes, dev)] == [10, 20, 10]
+    jobs = sorted((p["shots"], p["type"]) for p in server.job_payloads())
+    assert jobs == [(10, "ionq.multi-circuit.v1"), (20, "ionq.circuit.v1")]
