@@ -33,7 +33,15 @@ def _prepared(x: float, y: float) -> None:
     qml.QubitUnitary(qml.matrix(qml.Rot(0.2, x, y, wires=0)), wires=0)
 
 
-CIRCUITS = {"entangler": _entangler, "prepared": _prepared}
+def _embedded(x: float, y: float) -> None:
+    qml.AmplitudeEmbedding(np.arange(1.0, 9.0), wires=[2, 0, 1], normalize=True)
+    qml.RY(x, wires=0)
+    qml.CNOT(wires=[2, 1])
+    qml.RZ(y, wires=1)
+    qml.ISWAP(wires=[0, 2])
+
+
+CIRCUITS = {"entangler": _entangler, "prepared": _prepared, "embedded": _embedded}
 OBSERVABLES = [
     qml.PauliZ(0),
     qml.PauliX(1) @ qml.PauliY(2),

@@ -24,6 +24,7 @@ from pennylane.devices.preprocess import (
     validate_measurements,
 )
 from pennylane.devices.qubit.simulate import measure_final_state
+from pennylane.operation import StatePrepBase
 from pennylane.tape import QuantumScript, QuantumScriptBatch
 from pennylane.transforms import broadcast_expand
 from pennylane.transforms.core import CompilePipeline
@@ -67,6 +68,12 @@ _ROTATIONS: dict[str, Callable[[Any, Any], Any]] = {
 
 _STATE_PREPS = frozenset({"StatePrep", "BasisState"})
 
+
+def _is_initial_state(op: qml.operation.Operator, position: int) -> bool:
+    """Whether ``op`` prepares the initial state (a state preparation in first position)."""
+    return position == 0 and isinstance(op, StatePrepBase)
+
+
 QSIM_GATES = frozenset(_FIXED) | frozenset(_ROTATIONS) | {"QubitUnitary", "GlobalPhase"}
 """Gates the qsim target runs natively; PennyLane decomposes everything else into these, except
 operations with a matrix but no decomposition (up to 4 wires), which run as matrix gates."""
@@ -100,8 +107,9 @@ def _structure_key(tape: QuantumScript) -> tuple:
             continue
         if op.name in _ROTATIONS or op.name in _FIXED:
             parts.append((op.name, tuple(op.wires)))
-        elif op.name in _STATE_PREPS and i == 0:
-            parts.append((op.name, tuple(op.wires), _numeric(op.data[0]).tobytes()))
+        elif _is_initial_state(op, i):
+            state = _numeric(op.state_vector(wire_order=range(len(tape.wires))))
+            parts.append((op.name, tuple(op.wires), state.tobytes()))
         else:  # a matrix gate: the matrix is part of the structure
             parts.append((op.name, tuple(op.wires), _numeric(op.matrix()).tobytes()))
     return tuple(parts)
@@ -206,7 +214,7 @@ class QsimDevice(Device):
                 symbol_positions.append(i)
             elif op.name in _FIXED:
                 moments.append(_FIXED[op.name](cirq, len(targets)).on(*targets))
-            elif op.name in _STATE_PREPS and i == 0:
+            elif _is_initial_state(op, i):
                 initial_state = np.asarray(
                     op.state_vector(wire_order=range(num_wires)), dtype=np.complex64
                 ).reshape(-1)
