@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -402,3 +405,22 @@ def test_circuits_with_different_shots_go_to_separate_jobs(server: LocalIonQServ
     assert [r["1"] for r in qml.execute(tapes, dev)] == [10, 20, 10]
     jobs = sorted((p["shots"], p["type"]) for p in server.job_payloads())
     assert jobs == [(10, "ionq.multi-circuit.v1"), (20, "ionq.circuit.v1")]
+
+
+def test_ctrl_c_during_submission_still_cancels_the_job(server: LocalIonQServer) -> None:
+    server.latency, server.queue_time = 0.5, 60
+    dev = make(server)
+
+    def interrupt_once_posted() -> None:  # the server holds the POST for 0.5 s before answering
+        while ("POST", "/v0.4/jobs") not in server.requests:
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C wakes the event loop at once
+
+    watcher = threading.Thread(target=interrupt_once_posted)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        qml.QNode(lambda: (qml.H(0), qml.expval(qml.Z(0)))[1], dev)()
+    watcher.join()
+    server.latency = 0
+    assert server.job_count == 1
+    assert dev.client.list_jobs()["jobs"][0]["status"] == "canceled"

@@ -103,6 +103,7 @@ class _Batch:
     """Job ids of a batch in flight, so they can be cancelled on interruption."""
 
     submitted: list[str] = field(default_factory=list)
+    pending: list[concurrent.futures.Future] = field(default_factory=list)
     done: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
     status: dict[str, str] = field(default_factory=dict)
@@ -341,7 +342,7 @@ class IonQDevice(Device):
         ]
         try:
             job_ids = await self._submit_all(payloads, state)
-            answers = await self._gather([self._wait(job_id, state) for job_id in job_ids], state)
+            answers = await self._gather([self._wait(job_id, state) for job_id in job_ids])
         except BaseException:
             await self._call(self._cancel, state)
             raise
@@ -383,7 +384,8 @@ class IonQDevice(Device):
             return int(self._rng.integers(2**31))
         return None
 
-    async def _gather(self, coroutines: list[Any], state: _Batch) -> list[Any]:
+    @staticmethod
+    async def _gather(coroutines: list[Any]) -> list[Any]:
         """Run coroutines concurrently; on the first error cancel the rest and re-raise."""
         tasks = [asyncio.ensure_future(c) for c in coroutines]
         try:
@@ -393,12 +395,13 @@ class IonQDevice(Device):
                 task.cancel()
 
     async def _submit_all(self, payloads: list[dict[str, Any]], state: _Batch) -> list[str]:
-        async def submit(payload: dict[str, Any]) -> str:
-            job_id = await self._call(self.client.submit_job, payload)
-            state.submitted.append(job_id)
+        def submit(payload: dict[str, Any]) -> str:
+            job_id = self.client.submit_job(payload)
+            state.submitted.append(job_id)  # recorded even if the caller was interrupted
             return job_id
 
-        return await self._gather([submit(p) for p in payloads], state)
+        state.pending = [self._pool.submit(submit, payload) for payload in payloads]
+        return await self._gather([asyncio.wrap_future(f) for f in state.pending])
 
     async def _wait(self, job_id: str, state: _Batch) -> tuple[dict[str, Any], Any]:
         delay, longest = self.options["poll_interval"]
@@ -427,7 +430,11 @@ class IonQDevice(Device):
         return job, await self._call(self.client.get_probabilities, job_id)
 
     def _cancel(self, state: _Batch) -> None:
-        """Cancel every submitted job that has not finished (best effort)."""
+        """Cancel every submitted job that has not finished (best effort).
+
+        Submissions still in flight are waited for first, so no job they create escapes.
+        """
+        concurrent.futures.wait(state.pending, timeout=self.client.timeout[1])
         for job_id in list(state.submitted):
             if job_id in state.done or job_id in state.cancelled:
                 continue
