@@ -298,6 +298,7 @@ def test_job_options_reach_the_payload(server: LocalIonQServer) -> None:
             ValueError,
             "applies to backend='simulator' only",
         ),
+        ({"poll_interval": (0.5, 0.1)}, ValueError, "0 < first <= longest"),
     ],
 )
 def test_bad_options_are_explained(

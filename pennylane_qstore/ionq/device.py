@@ -197,6 +197,11 @@ class IonQDevice(Device):
                 f"{opts['backend']} has {limit} qubits but the device was given "
                 f"{len(self.wires)} wires; use fewer wires or another backend"
             )
+        first, longest = opts["poll_interval"]
+        if not 0 < first <= longest:
+            raise ValueError(
+                f"poll_interval=(first, longest) needs 0 < first <= longest, got {(first, longest)}"
+            )
         if opts["max_circuits_per_job"] < 1:
             raise ValueError("max_circuits_per_job must be at least 1")
         self.backend: str = opts["backend"]
