@@ -84,8 +84,13 @@ def within_5_sigma(value: object, exact: object, spread: float) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"gateset": "qis"}, {"backend": "qpu.forte-1", "error_mitigation": False}],
-    ids=["native-ms", "qis", "native-zz"],
+    [
+        {},
+        {"gateset": "qis"},
+        {"entangler": "zz"},
+        {"backend": "qpu.forte-1", "error_mitigation": False},
+    ],
+    ids=["native-ms", "qis", "native-zz", "forte-noisy"],
 )
 def test_expval_var_probs_match_default_qubit(server: LocalIonQServer, options: dict) -> None:
     dev = make(server, **options)
