@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pennylane as qml
 import torch
+from autograd.numpy.numpy_boxes import ArrayBox
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.preprocess import decompose, validate_measurements
 from pennylane.tape import QuantumScript
@@ -42,6 +43,16 @@ def _analytic_expval(mp: qml.measurements.MeasurementProcess) -> bool:
         and mp.obs is not None
         and (mp.obs.pauli_rep is not None)
     )
+
+
+def _traced_elsewhere(value) -> bool:
+    """Whether ``value`` is being differentiated or traced by a framework other than torch."""
+    interface = qml.math.get_interface(value)
+    if interface in ("numpy", "torch", "scipy"):
+        return False
+    if interface == "autograd":
+        return isinstance(value, ArrayBox)
+    return True  # jax / tensorflow values: traced or watched, the engine cannot follow them
 
 
 class EngineDevice(Device):
@@ -104,6 +115,17 @@ class EngineDevice(Device):
     def _run(self, tape: QuantumScript):
         if tape.shots:
             raise EngineUnsupportedError("The engine is analytic; this tape has shots.")
+        foreign = {
+            qml.math.get_interface(d)
+            for op in tape.operations
+            for d in op.data
+            if _traced_elsewhere(d)
+        }
+        if foreign:
+            raise EngineUnsupportedError(
+                f"The engine computes with torch and cannot trace {sorted(foreign)} parameters; "
+                "use interface='torch', or run this circuit on another device or target."
+            )
         wires = self.wires if self.wires is not None else tape.wires
         values = execute_tape(tape, self.c_dtype, wires)
         uses_torch = any(isinstance(d, torch.Tensor) for op in tape.operations for d in op.data)

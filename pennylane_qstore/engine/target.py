@@ -24,6 +24,6 @@ register_target(
     _make_engine,
     check=_check,
     derivatives=("backprop",),
-    auto=True,
+    auto=False,  # name it (target="engine"); the layers call the engine directly
     description="batched torch state-vector simulator, one-pass adjoint gradients (analytic)",
 )
