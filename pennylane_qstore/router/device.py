@@ -34,7 +34,7 @@ from pennylane.typing import Result, ResultBatch
 
 from .policy import RoutingPolicy, TapeInfo, default_policy
 from .record import Failure, Route, RoutingRecord
-from .targets import get_target, registered_targets
+from .targets import get_target, registered_targets, registry_generation
 
 _DEVICE_DERIVATIVES = ("adjoint", "backprop")
 _OPTIONS = ("wires", "shots", "seed", "target", "targets", "policy", "fallback")
@@ -108,6 +108,7 @@ class RouterDevice(Device):
         self._rng = np.random.default_rng(seed)
         self._devices: dict[str, Device] = {}
         self._target_setup: dict[tuple, tuple[ExecutionConfig, CompilePipeline]] = {}
+        self._chains: dict[tuple, tuple[str, tuple[str, ...]]] = {}
         self.routing_history: deque[RoutingRecord] = deque(maxlen=1000)
 
     @property
@@ -193,7 +194,15 @@ class RouterDevice(Device):
             self._target_setup[key] = (config, dev.preprocess_transforms(config))
         return self._target_setup[key]
 
-    def _chain(self, info: TapeInfo) -> tuple[str, list[str]]:
+    def _chain(self, info: TapeInfo) -> tuple[str, tuple[str, ...]]:
+        """Return ``(reason, fallback chain)``, cached until the target registry changes."""
+        key = (registry_generation(), info)
+        if key not in self._chains:
+            reason, chain = self._compute_chain(info)
+            self._chains[key] = (reason, tuple(chain))
+        return self._chains[key]
+
+    def _compute_chain(self, info: TapeInfo) -> tuple[str, list[str]]:
         usable = self.usable_targets(info.gradient_method)
         if self._explicit is not None:
             option = "target=" if len(self._explicit) == 1 else "targets="
@@ -362,7 +371,7 @@ class RouterDevice(Device):
             shots = tape.shots.total_shots if tape.shots else None
             info = TapeInfo(len(tape.wires), shots, tape.batch_size, method)
             reason, chain = self._chain(info)
-            groups.setdefault((reason, tuple(chain), shots), []).append(index)
+            groups.setdefault((reason, chain, shots), []).append(index)
         results: list[Any] = [None] * len(circuits)
         for (reason, chain, shots), indices in groups.items():
             tapes = [circuits[i] for i in indices]

@@ -100,6 +100,7 @@ _REGISTRY: dict[str, TargetSpec] = {}
 PLUGIN_MODULES = ("pennylane_qstore.ionq.target", "pennylane_qstore.engine.target")
 """Modules imported on first use of the registry; each registers its package's targets."""
 
+_generation = 0
 _plugins_loaded = False
 _PLUGIN_ERRORS: dict[str, str] = {}
 
@@ -177,6 +178,7 @@ def register_target(
         description=description,
     )
     _REGISTRY[name] = spec
+    _bump_generation()
     return spec
 
 
@@ -189,6 +191,18 @@ def unregister_target(name: str) -> None:
     if name not in _REGISTRY:
         raise KeyError(f"No target named {name!r}; registered: {sorted(_REGISTRY)}.")
     del _REGISTRY[name]
+    _bump_generation()
+
+
+def _bump_generation() -> None:
+    global _generation
+    _generation += 1
+
+
+def registry_generation() -> int:
+    """Return a counter that changes whenever a target is registered or removed."""
+    _load_plugins()
+    return _generation
 
 
 def get_target(name: str) -> TargetSpec:
@@ -247,13 +261,20 @@ def _check_lightning_gpu() -> str | None:
     return None
 
 
+def _plain_wires(wires: Wires | None) -> Wires | int | None:
+    """Return ``len(wires)`` for wires labelled ``0..n-1`` (devices then skip wire mapping)."""
+    if wires is not None and wires.tolist() == list(range(len(wires))):
+        return len(wires)
+    return wires
+
+
 def _pennylane_device(short_name: str) -> TargetFactory:
     """Return a factory for the installed PennyLane device ``short_name`` (seedable)."""
 
     def factory(wires: Wires | None, seed: int | None) -> Device:
         import pennylane as qml
 
-        return qml.device(short_name, wires=wires, seed=seed)
+        return qml.device(short_name, wires=_plain_wires(wires), seed=seed)
 
     return factory
 
