@@ -98,11 +98,11 @@ def _torch_model(stack: str, n: int):
     import pennylane as qml
 
     if stack == "quantum_linear":
-        from qstore_layers import QuantumLinear
+        from qstore_layers.torch import QuantumLinear
 
         return QuantumLinear(n, n_layers=2)
     if stack == "quantum_layer_w1":
-        from qstore_layers import QuantumLayer
+        from qstore_layers.torch import QuantumLayer
 
         qnode = qml.QNode(_w1_qfunc(n), qml.device("qstore.router", wires=n))
         return QuantumLayer(qnode, {"weights": (2, n, 3)})
@@ -140,7 +140,7 @@ def run_keras(n: int, batch: int, repeats: int, cap: float) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from qstore_layers import QuantumDense
+    from qstore_layers.keras import QuantumDense
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(0, 3.14, (batch, n)), tf.float32)
