@@ -291,12 +291,12 @@ class BatchExecutor:
         """The engine fast path for this batch shape, or ``None`` (issue 6, docs/performance.md).
 
         Analytic batches on ``qstore.router`` / ``default.qubit`` with an exact gradient method
-        (and no ``async_execution``) are simulated in one pass by :mod:`pennylane_qstore.engine`
-        with one adjoint sweep; circuits the engine cannot run keep the generic path.
+        are simulated in one pass by :mod:`pennylane_qstore.engine` with one adjoint sweep;
+        circuits the engine cannot run keep the generic path. The engine takes precedence over
+        ``async_execution``: one vectorised pass beats chunks that would run serialized on these
+        Python-executed devices (measured: 0.1 s vs 51 s for 64 rows on 10 qubits).
         """
-        if self.async_execution or not engine_batch.eligible(
-            self.qnode.device, self.gradient_method, self.shots
-        ):
+        if not engine_batch.eligible(self.qnode.device, self.gradient_method, self.shots):
             return None
         key = (n_features, tuple((k, tuple(v)) for k, v in weight_shapes.items()))
         if key not in self._engine:

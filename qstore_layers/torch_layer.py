@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,8 @@ from qstore_layers import ansatz
 from qstore_layers.core import BatchExecutor, BatchResult, validate_inputs, validate_weight_shapes
 
 __all__ = ["QuantumLayer", "QuantumLinear"]
+
+_LAZY_INIT_LOCK = threading.Lock()
 
 
 class _QuantumFunction(torch.autograd.Function):
@@ -150,7 +153,7 @@ class QuantumLayer(nn.Module):
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
-        return await _to_thread(self.forward, inputs)
+        return await _to_thread(self, inputs)
 
 
 class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
@@ -217,17 +220,21 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
 
     def initialize_parameters(self, inputs: torch.Tensor) -> None:  # type: ignore[override]
-        """Materialise the weights once the number of input features is known."""
-        if not self.has_uninitialized_params():
-            return
-        if inputs.dim() not in (1, 2):
-            validate_inputs(inputs.detach().cpu().numpy())  # raises the rank error
-        n_features = int(inputs.shape[-1])
-        shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
-        with torch.no_grad():
-            self.weights.materialize(shape)
-            _default_init(self.weights)
-            self.n_features.fill_(n_features)
+        """Materialise the weights once the number of input features is known.
+
+        Guarded by a lock: concurrent first calls (e.g. ``forward_async``) initialise once.
+        """
+        with _LAZY_INIT_LOCK:
+            if not self.has_uninitialized_params():
+                return
+            if inputs.dim() not in (1, 2):
+                validate_inputs(inputs.detach().cpu().numpy())  # raises the rank error
+            n_features = int(inputs.shape[-1])
+            shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
+            with torch.no_grad():
+                self.n_features.fill_(n_features)
+                self.weights.materialize(shape)
+                _default_init(self.weights)
 
     @property
     def in_features(self) -> int:
@@ -248,7 +255,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
-        return await _to_thread(self.forward, inputs)
+        return await _to_thread(self, inputs)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""
