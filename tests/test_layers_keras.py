@@ -40,6 +40,7 @@ def _exact(x: np.ndarray, weights: np.ndarray, dy: np.ndarray, readout: str = "x
         ("default.qubit", "backprop"),
         ("lightning.qubit", "adjoint"),
         ("lightning.qubit", "parameter-shift"),
+        ("qstore.router", "best"),
     ],
 )
 def test_gradients_match_exact_backprop(device: str, method: str) -> None:
