@@ -70,9 +70,12 @@ def scenarios(quick: bool) -> list[tuple[str, int, int, int | None, bool]]:
         ("8 wires x 64 tapes", 8, 64, None, False),
         ("8 wires broadcast x 64", 8, 64, None, True),
         ("8 wires x 64, 1000 shots", 8, 64, 1000, False),
+        ("10 wires x 32 tapes", 10, 32, None, False),
+        ("10 wires broadcast x 32", 10, 32, None, True),
         ("12 wires x 16 tapes", 12, 16, None, False),
         ("12 wires broadcast x 16", 12, 16, None, True),
         ("16 wires x 8 tapes", 16, 8, None, False),
+        ("18 wires x 4 tapes", 18, 4, None, False),
         ("20 wires x 2 tapes", 20, 2, None, False),
     ]
     if not quick:
@@ -80,14 +83,45 @@ def scenarios(quick: bool) -> list[tuple[str, int, int, int | None, bool]]:
     return rows
 
 
+def gradient_table(wire_counts: list[int], repeat: int) -> None:
+    """Time one jacobian with backprop (default.qubit) and adjoint (lightning.qubit)."""
+    from pennylane import numpy as pnp
+
+    print(f"\n{'jacobian of <Z0>':<26}{'backprop':>17}{'adjoint':>17}  {'fastest':<16} best ->")
+    for wires in wire_counts:
+        params = pnp.array(np.random.default_rng(1).uniform(0, np.pi, (LAYERS, 2, wires)))
+        cells, times = [], {}
+        for method in ("backprop", "adjoint"):
+            dev = RouterDevice(wires=wires, seed=1)
+
+            def circuit(p, w=wires):
+                with qml.QueuingManager.stop_recording():
+                    ops = circuit_tape(w, p, None).operations
+                for op in ops:
+                    qml.apply(op)
+                return qml.expval(qml.PauliZ(0))
+
+            qnode = qml.QNode(circuit, dev, diff_method=method)
+            jac = qml.jacobian(qnode)
+            times[method] = best_time(lambda j=jac, p=params: j(p), repeat)
+            cells.append(f"{times[method] * 1e3:>14.2f} ms")
+        auto = RouterDevice(wires=wires, seed=1)
+        config = auto.setup_execution_config(qml.devices.ExecutionConfig(gradient_method="best"))
+        fastest = min(times, key=times.get)
+        print(
+            f"{f'{wires} wires':<26}" + "".join(cells) + f"  {fastest:<16} {config.gradient_method}"
+        )
+
+
 def main() -> None:
-    """Print the timing table."""
+    """Print the timing tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions per cell")
     parser.add_argument("--quick", action="store_true", help="skip the widest scenario")
     parser.add_argument(
         "--targets", nargs="*", default=None, help="targets to time (default: all available)"
     )
+    parser.add_argument("--only", default=None, help="only scenarios whose label contains this")
     args = parser.parse_args()
 
     names = args.targets or [s.name for s in registered_targets() if s.available and s.auto]
@@ -95,6 +129,8 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label, wires, batch, shots, broadcast in scenarios(args.quick):
+        if args.only and args.only not in label:
+            continue
         tapes = make_batch(wires, batch, shots, broadcast)
         cells, times = [], {}
         for name in names:
@@ -112,6 +148,8 @@ def main() -> None:
         picked = ",".join(auto.routing_record.tapes_per_target())
         fastest = min(times, key=times.get)
         print(f"{label:<26}" + "".join(cells) + f"  {fastest:<16} {picked}")
+    if not args.only or "jacobian" in args.only:
+        gradient_table([4, 8, 12, 16], args.repeat)
 
 
 if __name__ == "__main__":

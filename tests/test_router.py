@@ -135,8 +135,9 @@ def test_execution_time_device_options_rejected():
         (TapeInfo(20, None, None, "adjoint"), "adjoint", "lightning.gpu"),
         (TapeInfo(4, None, 32, None), "broadcast x32", "default.qubit"),
         (TapeInfo(4, None, None, None), "small", "lightning.qubit"),
-        (TapeInfo(16, 100, None, None), "wide: 16 >= 16 wires", "lightning.gpu"),
-        (TapeInfo(22, None, 8, None), "wide: 22 >= 16 wires", "lightning.gpu"),
+        (TapeInfo(12, None, 32, None), "small", "lightning.qubit"),
+        (TapeInfo(18, 100, None, None), "wide: 18 >= 18 wires", "lightning.gpu"),
+        (TapeInfo(22, None, 8, None), "wide: 22 >= 18 wires", "lightning.gpu"),
     ],
 )
 def test_policy_rules(info, rule, first):
@@ -144,9 +145,10 @@ def test_policy_rules(info, rule, first):
     assert reason == rule and preferred[0] == first
 
 
-def test_policy_validates_threshold():
-    with pytest.raises(ValueError, match="wide_wires"):
-        RoutingPolicy(wide_wires=0)
+@pytest.mark.parametrize("field", ["wide_wires", "broadcast_wires", "adjoint_wires"])
+def test_policy_validates_thresholds(field):
+    with pytest.raises(ValueError, match=f"{field} must be a positive integer"):
+        RoutingPolicy(**{field: 0})
 
 
 @pytest.mark.parametrize(
@@ -154,15 +156,17 @@ def test_policy_validates_threshold():
     [
         (_ry_tape(4, 0.3), "lightning.qubit"),
         (_ry_tape(4, np.array([0.1, 0.2, 0.3])), "default.qubit"),
-        (_ry_tape(16, 0.3), "qsim"),
+        (_ry_tape(12, np.array([0.1, 0.2])), "lightning.qubit"),
+        (_ry_tape(18, 0.3), "qsim"),
     ],
-    ids=["small", "broadcast", "wide"],
+    ids=["small", "broadcast", "wide-broadcast", "wide"],
 )
 def test_router_routes_representative_tapes(tape, target):
-    dev = RouterDevice(wires=16)
+    dev = RouterDevice(wires=18)
     (result,) = qml.execute([tape], dev, diff_method=None)
-    (want,) = qml.execute([tape], qml.device("default.qubit", wires=16), diff_method=None)
-    assert np.allclose(result, want, atol=1e-6)
+    # RY(a) on every wire then a CNOT chain: <Z_last> is the parity, cos(a) ** num_wires
+    angle = tape.operations[0].data[0]
+    assert np.allclose(result, np.cos(angle) ** len(tape.wires), atol=1e-6)
     assert dev.routing_record.target_of(0) == target
 
 

@@ -35,7 +35,7 @@ REFERENCE = _reference_jacobian()
 @pytest.mark.parametrize(
     ("diff_method", "kind", "atol"),
     [
-        ("best", "execute", 1e-6),
+        ("best", "derivatives", 1e-6),
         ("backprop", "execute", 1e-6),
         ("adjoint", "derivatives", 1e-6),
         ("parameter-shift", "execute", 1e-6),
@@ -68,12 +68,26 @@ def test_parameter_shift_tapes_run_as_one_batch_on_qsim():
     assert record.num_tapes > 2 and record.tapes_per_target() == {"qsim": record.num_tapes}
 
 
-def test_best_uses_adjoint_for_wide_circuits():
-    dev = RouterDevice(wires=WIRES, policy=RoutingPolicy(wide_wires=3))
+def test_best_is_backprop_below_adjoint_wires():
+    dev = RouterDevice(wires=WIRES, policy=RoutingPolicy(adjoint_wires=4))
     qnode = qml.QNode(_circuit, dev)  # diff_method="best"
     jac = qml.jacobian(lambda x: qml.math.stack(qnode(x)))(pnp.array(X0, requires_grad=True))
     assert np.allclose(jac, REFERENCE, atol=1e-6)
-    assert dev.routing_record.kind == "derivatives"
+    assert dev.routing_record.kind == "execute"
+    assert dev.routing_record.tapes_per_target() == {"default.qubit": 1}
+
+
+def test_best_falls_back_to_backprop_when_adjoint_cannot():
+    dev = RouterDevice(wires=2)
+
+    @qml.qnode(dev)
+    def variance(x):
+        qml.RX(x, wires=0)
+        return qml.var(qml.PauliZ(0))
+
+    grad = qml.grad(variance)(pnp.array(0.4, requires_grad=True))
+    assert np.isclose(grad, 2 * np.cos(0.4) * np.sin(0.4))
+    assert dev.routing_record.tapes_per_target() == {"default.qubit": 1}
 
 
 def test_adjoint_unavailable_with_only_qsim():

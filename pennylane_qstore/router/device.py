@@ -238,7 +238,7 @@ class RouterDevice(Device):
         if method == "best":
             order = (
                 ["adjoint", "backprop"]
-                if num_wires >= self._policy.wide_wires
+                if num_wires >= self._policy.adjoint_wires
                 else [
                     "backprop",
                     "adjoint",

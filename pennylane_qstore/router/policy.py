@@ -5,9 +5,12 @@ Rules, first match wins (thresholds measured with ``benchmarks/routing.py``, see
 1. ``backprop`` derivatives -> ``backprop_targets`` (targets that keep the autodiff graph).
 2. ``adjoint`` derivatives -> ``adjoint_targets``.
 3. Sampled tapes, when the user lists ``shots_targets`` (e.g. ``("ionq",)``) -> those.
-4. At least ``wide_wires`` wires -> ``wide_targets`` (multi-threaded C++ state vectors).
-5. Broadcasted tapes (parameter batches) -> ``broadcast_targets`` (NumPy broadcasting).
+4. At least ``wide_wires`` wires -> ``wide_targets`` (qsim's gate fusion pays off).
+5. Broadcasted tapes (parameter batches) below ``broadcast_wires`` wires -> ``broadcast_targets``
+   (NumPy broadcasting).
 6. Everything else -> ``small_targets``.
+
+``diff_method="best"`` resolves to ``adjoint`` from ``adjoint_wires`` wires on, else ``backprop``.
 
 Names that are not registered or not available here are skipped, so a policy can name optional
 targets such as ``lightning.gpu`` or ``engine``.
@@ -42,6 +45,8 @@ class RoutingPolicy:
 
     Attributes:
         wide_wires: Wire count from which a tape counts as wide.
+        broadcast_wires: Broadcasted tapes with fewer wires go to ``broadcast_targets``.
+        adjoint_wires: Wire count from which ``diff_method="best"`` means ``adjoint``.
         backprop_targets: Preference order for ``backprop`` derivatives.
         adjoint_targets: Preference order for ``adjoint`` derivatives.
         shots_targets: If non-empty, sampled tapes go to these first (opt-in, e.g. hardware).
@@ -50,7 +55,9 @@ class RoutingPolicy:
         small_targets: Preference order for everything else.
     """
 
-    wide_wires: int = 16
+    wide_wires: int = 18
+    broadcast_wires: int = 10
+    adjoint_wires: int = 1
     backprop_targets: tuple[str, ...] = ("default.qubit",)
     adjoint_targets: tuple[str, ...] = ("lightning.gpu", "lightning.qubit", "default.qubit")
     shots_targets: tuple[str, ...] = ()
@@ -59,8 +66,10 @@ class RoutingPolicy:
     small_targets: tuple[str, ...] = ("lightning.qubit", "default.qubit")
 
     def __post_init__(self) -> None:
-        if self.wide_wires < 1:
-            raise ValueError(f"wide_wires must be a positive integer, got {self.wide_wires}.")
+        for field in ("wide_wires", "broadcast_wires", "adjoint_wires"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{field} must be a positive integer, got {value!r}.")
 
     def preferences(self, info: TapeInfo) -> tuple[str, tuple[str, ...]]:
         """Return ``(reason, preferred targets)`` of the first rule matching ``info``."""
@@ -72,7 +81,7 @@ class RoutingPolicy:
             return "sampled, shots_targets", self.shots_targets
         if info.num_wires >= self.wide_wires:
             return f"wide: {info.num_wires} >= {self.wide_wires} wires", self.wide_targets
-        if info.broadcast is not None:
+        if info.broadcast is not None and info.num_wires < self.broadcast_wires:
             return f"broadcast x{info.broadcast}", self.broadcast_targets
         return "small", self.small_targets
 
