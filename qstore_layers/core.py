@@ -34,7 +34,6 @@ import pennylane as qml
 from autograd.tracer import Box, getval
 from pennylane.devices import ExecutionConfig
 
-from pennylane_qstore.engine import batch as engine_batch
 from qstore_layers.async_exec import (
     PENNYLANE_LOCK,
     UnlockedDevice,
@@ -182,6 +181,16 @@ def resolve_gradient_method(
     return method
 
 
+def _engine() -> Any:
+    """The engine's layer module, imported on first use: it needs torch, which the Keras layers
+    must not import at import time. ``None`` when torch is not installed."""
+    try:
+        from pennylane_qstore.engine import batch
+    except ImportError:
+        return None
+    return batch
+
+
 def _pristine_copy(device: Any) -> Any:
     """A deep copy of a device, or ``None`` for devices that cannot be copied.
 
@@ -296,7 +305,10 @@ class BatchExecutor:
         ``async_execution``: one vectorised pass beats chunks that would run serialized on these
         Python-executed devices (measured: 0.1 s vs 51 s for 64 rows on 10 qubits).
         """
-        if not engine_batch.eligible(self.qnode.device, self.gradient_method, self.shots):
+        engine_batch = _engine()
+        if engine_batch is None or not engine_batch.eligible(
+            self.qnode.device, self.gradient_method, self.shots
+        ):
             return None
         key = (n_features, tuple((k, tuple(v)) for k, v in weight_shapes.items()))
         if key not in self._engine:
@@ -327,7 +339,7 @@ class BatchExecutor:
         shapes = {name: a.shape for name, a in zip(self.weight_names, w, strict=True)}
         fast = self.engine_circuit(x.shape[1], shapes)
         if fast is not None:
-            outputs, engine_vjp = engine_batch.run_numpy(fast, x, w, with_vjp)
+            outputs, engine_vjp = _engine().run_numpy(fast, x, w, with_vjp)
             if engine_vjp is None:
                 return BatchResult(outputs, None)
 

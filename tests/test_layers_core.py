@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pennylane as qml
@@ -113,3 +116,14 @@ def test_execute_async_is_awaitable_and_runs_concurrently() -> None:
     np.testing.assert_allclose(part.outputs, full.outputs[:2], atol=1e-12)
     d_x, d_w = part.vjp(np.ones((2, 3)))
     assert d_x.shape == (2, 3) and d_w["weights"].shape == (2, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [("qstore_layers.torch", "tensorflow"), ("qstore_layers.keras", "torch")],
+)
+def test_framework_modules_import_independently(module: str, absent: str) -> None:
+    code = f"import sys, {module}; assert {absent!r} not in sys.modules, sorted(sys.modules)"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
