@@ -193,3 +193,11 @@ def test_hybrid_classifier_learns_digits() -> None:
     model.fit(x_train[:192], y_train[:192], batch_size=32, epochs=4, verbose=0)  # 24 steps
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert accuracy >= 0.9, accuracy
+
+
+@pytest.mark.parametrize("shape", [(3,), (1, 3), (5, 3)])
+def test_output_shapes(shape: tuple[int, ...]) -> None:
+    layer = QuantumDense(2, 1, device="lightning.qubit")
+    out = layer(np.random.default_rng(5).uniform(size=shape).astype("float32"))
+    assert tuple(out.shape) == (*shape[:-1], 6)
+    assert out.dtype == tf.float32
