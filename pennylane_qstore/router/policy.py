@@ -56,7 +56,7 @@ class RoutingPolicy:
     """
 
     wide_wires: int = 18
-    broadcast_wires: int = 10
+    broadcast_wires: int = 12
     adjoint_wires: int = 1
     backprop_targets: tuple[str, ...] = ("default.qubit",)
     adjoint_targets: tuple[str, ...] = ("lightning.gpu", "lightning.qubit", "default.qubit")
