@@ -320,3 +320,19 @@ def test_cli_json(capsys):
     assert rows["default.qubit"]["available"] is True
     assert rows["default.qubit"]["derivatives"] == ["adjoint", "backprop"]
     assert rows["lightning.gpu"]["reason"]
+
+
+@pytest.mark.parametrize("target", ["lightning.qubit", "qsim", "default.qubit"])
+def test_custom_wire_labels(target):
+    dev = RouterDevice(wires=["a", "b", "c"], target=target)
+
+    @qml.qnode(dev, diff_method=None)
+    def circuit():
+        qml.RY(0.4, wires="c")
+        qml.CNOT(wires=["c", "a"])
+        return qml.probs(wires=["a", "b"]), qml.expval(qml.PauliZ("a"))
+
+    probs, z_a = circuit()
+    assert np.allclose(probs, [np.cos(0.2) ** 2, 0, np.sin(0.2) ** 2, 0], atol=1e-6)
+    assert np.isclose(z_a, np.cos(0.4), atol=1e-6)
+    assert dev.routing_record.target_of(0) == target

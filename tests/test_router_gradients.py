@@ -116,3 +116,20 @@ def test_torch_gradients_match(diff_method):
     a, b = qnode(x)
     (a + 2 * b).backward()
     assert np.allclose(x.grad.numpy(), REFERENCE[0] + 2 * REFERENCE[1], atol=1e-6)
+
+
+def test_adjoint_falls_back_to_default_qubit(monkeypatch):
+    dev = RouterDevice(wires=WIRES)
+    qnode = qml.QNode(_circuit, dev, diff_method="adjoint")
+    x = pnp.array(X0, requires_grad=True)
+    qml.jacobian(lambda v: qml.math.stack(qnode(v)))(x)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("adjoint crashed")
+
+    monkeypatch.setattr(dev._devices["lightning.qubit"], "execute_and_compute_derivatives", crash)
+    jac = qml.jacobian(lambda v: qml.math.stack(qnode(v)))(x)
+    assert np.allclose(jac, REFERENCE, atol=1e-6)
+    record = dev.routing_record
+    assert record.tapes_per_target() == {"default.qubit": 1}
+    assert [f.error for f in record.fallbacks] == ["RuntimeError: adjoint crashed"]
