@@ -342,7 +342,7 @@ class RouterDevice(Device):
         self,
         circuits: QuantumScriptBatch,
         execution_config: ExecutionConfig | None = None,
-    ):
+    ) -> tuple:
         """Jacobians of ``circuits`` computed by the target that supports the method."""
         return self.execute_and_compute_derivatives(circuits, execution_config)[1]
 
@@ -350,7 +350,7 @@ class RouterDevice(Device):
         self,
         circuits: QuantumScriptBatch,
         execution_config: ExecutionConfig | None = None,
-    ):
+    ) -> tuple[ResultBatch, tuple]:
         """Results and jacobians of ``circuits`` from the target that computes them."""
         config = execution_config or ExecutionConfig(gradient_method="adjoint")
         if config.gradient_method != "adjoint":
