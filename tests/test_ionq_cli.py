@@ -80,3 +80,34 @@ def test_unreadable_file_names_the_line_at_fault(tmp_path, capsys, text, expecte
 def test_missing_file_is_a_clear_error(tmp_path, capsys):
     assert main(["compile", str(tmp_path / "nope.qasm")]) == 2
     assert "nope.qasm" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n", "// only a comment\n", "/* a\n block */\n"])
+def test_empty_file_says_it_has_no_statements(tmp_path, capsys, text):
+    """PennyLane's reader reported these as a missing antlr4 package."""
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    err = capsys.readouterr().err
+    assert "circuit.qasm: no OpenQASM statements" in err
+    assert "antlr4" not in err
+
+
+def test_binary_file_is_named_in_the_error(tmp_path, capsys):
+    path = tmp_path / "blob.qasm"
+    path.write_bytes(b"\xff\xfe\x00OPENQASM")
+    assert main(["compile", str(path)]) == 2
+    assert "blob.qasm: not a text file" in capsys.readouterr().err
+
+
+def test_ionq_server_port_errors_are_explained(capsys):
+    """A bad or busy port used to end in a traceback."""
+    import socket
+
+    assert main(["ionq-server", "--port", "70000"]) == 2
+    assert "port must be 0-65535; choose another --port" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["ionq-server", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "0 picks a free one" in err

@@ -430,3 +430,59 @@ def test_ctrl_c_during_submission_still_cancels_the_job(server: LocalIonQServer)
     server.latency = 0
     assert server.job_count == 1
     assert dev.client.list_jobs()["jobs"][0]["status"] == "canceled"
+
+
+# ------------------------------------------------------------------ QA regressions
+
+
+def test_copy_deepcopy_and_pickle(server: LocalIonQServer) -> None:
+    """The device's thread pool made every deepcopy/pickle fail."""
+    import copy
+    import pickle
+
+    dev = make(server, wires=2, shots=200)
+
+    def bell():
+        qml.Hadamard(0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.Z(0) @ qml.Z(1))
+
+    assert np.isclose(qml.QNode(bell, dev)(), 1.0)
+    for clone in (copy.copy(dev), copy.deepcopy(dev), pickle.loads(pickle.dumps(dev))):
+        assert clone._pool is not dev._pool
+        assert np.isclose(qml.QNode(bell, clone)(), 1.0)
+
+
+@pytest.mark.parametrize("gateset", ["native", "qis"])
+def test_mid_circuit_measurements_are_deferred(server: LocalIonQServer, gateset: str) -> None:
+    """Mid-circuit measurements used to fail with 'MidMeasure not supported'."""
+
+    def circuit(x):
+        qml.RX(x, 0)
+        m = qml.measure(0, reset=True)
+        qml.cond(m, qml.RY)(0.5, 1)
+        qml.CNOT([0, 2])
+        return qml.expval(qml.Z(1)), qml.probs(op=m)
+
+    dev = make(server, wires=None, gateset=gateset)
+    z1, probs = qml.QNode(circuit, dev)(0.4)
+    ref_z1, ref_probs = qml.QNode(circuit, qml.device("default.qubit"))(0.4)
+    sigma = 1 / np.sqrt(SHOTS)
+    assert abs(z1 - ref_z1) < 5 * sigma
+    assert np.allclose(probs, ref_probs, atol=5 * sigma)
+
+
+def test_unreachable_api_names_the_url_and_the_fix() -> None:
+    import socket
+
+    from pennylane_qstore.ionq.client import IonQClient
+    from pennylane_qstore.ionq.errors import IonQConnectionError
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    client = IonQClient(api_key="k", api_url=url, retries=0)
+    with pytest.raises(
+        IonQConnectionError, match=rf"cannot reach the IonQ API at {url}.*ionq-server"
+    ):
+        client.get_job("job-1")

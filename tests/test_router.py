@@ -336,3 +336,67 @@ def test_custom_wire_labels(target):
     assert np.allclose(probs, [np.cos(0.2) ** 2, 0, np.sin(0.2) ** 2, 0], atol=1e-6)
     assert np.isclose(z_a, np.cos(0.4), atol=1e-6)
     assert dev.routing_record.target_of(0) == target
+
+
+# ------------------------------------------------------------------ QA regressions
+
+
+@pytest.mark.parametrize("first", ["qsim", "braket.local"])
+def test_best_runs_on_the_first_named_target(first):
+    """targets=[first, ...] with the default diff_method must run on ``first``: "best" used to
+    resolve to adjoint and send every tape to the later target that computes it."""
+    dev = qml.device("qstore.router", wires=1, targets=[first, "default.qubit"])
+
+    @qml.qnode(dev)
+    def circuit(x):
+        qml.RX(x, wires=0)
+        return qml.expval(qml.PauliZ(0))
+
+    assert np.isclose(circuit(0.3), np.cos(0.3), atol=1e-6)
+    assert dev.routing_record.target_of(0) == first
+    grad = qml.grad(circuit)(qml.numpy.array(0.3, requires_grad=True))
+    assert np.isclose(grad, -np.sin(0.3), atol=1e-6)
+    assert set(dev.routing_record.tapes_per_target()) == {first}
+
+
+def test_best_still_delegates_when_the_first_target_computes_it():
+    dev = qml.device("qstore.router", wires=1, targets=["lightning.qubit", "qsim"])
+    circuit = qml.QNode(lambda x: (qml.RX(x, 0), qml.expval(qml.Z(0)))[1], dev)
+    qml.grad(circuit)(qml.numpy.array(0.3, requires_grad=True))
+    assert dev.routing_record.kind == "derivatives"
+    assert dev.routing_record.target_of(0) == "lightning.qubit"
+
+
+def test_copy_deepcopy_and_pickle_after_execution():
+    """Copies used to fail once a lightning target held its C++ state vector."""
+    import copy
+    import pickle
+
+    dev = qml.device("qstore.router", wires=2, seed=4)
+
+    def circuit(x):
+        qml.RX(x, 0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.Z(1))
+
+    expected = qml.QNode(circuit, dev)(0.3)
+    assert dev.routing_record.target_of(0) == "lightning.qubit"
+    for clone in (copy.copy(dev), copy.deepcopy(dev), pickle.loads(pickle.dumps(dev))):
+        assert clone._devices is not dev._devices
+        assert np.isclose(qml.QNode(circuit, clone)(0.3), expected)
+        assert clone.routing_record.target_of(0) == "lightning.qubit"
+
+
+def test_seed_global_and_bad_seeds():
+    def circuit():
+        qml.Hadamard(0)
+        return qml.sample(wires=[0])
+
+    runs = []
+    for _ in range(2):
+        np.random.seed(11)
+        dev = qml.device("qstore.router", wires=1, seed="global", shots=30)
+        runs.append(qml.QNode(circuit, dev)())
+    assert np.array_equal(runs[0], runs[1])
+    with pytest.raises(TypeError, match=r"seed= takes an int, a numpy.random.Generator, 'global'"):
+        qml.device("qstore.router", wires=1, seed="glob")

@@ -49,14 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from pennylane_qstore.ionq.server import LocalIonQServer
 
-    server = LocalIonQServer(
-        api_key=args.api_key,
-        host=args.host,
-        port=args.port,
-        latency=args.latency,
-        queue_time=args.queue_time,
-        seed=args.seed,
-    )
+    try:
+        server = LocalIonQServer(
+            api_key=args.api_key,
+            host=args.host,
+            port=args.port,
+            latency=args.latency,
+            queue_time=args.queue_time,
+            seed=args.seed,
+        )
+    except (OSError, OverflowError, ValueError) as exc:  # port in use or out of range, bad host
+        print(
+            f"qstore ionq-server: error: cannot listen on {args.host}:{args.port}: {str(exc).rstrip('.')}; "
+            "choose another --port (0 picks a free one) or --host",
+            file=sys.stderr,
+        )
+        return 2
     print(f"IonQ local server on {server.url} (API key {server.api_key}); Ctrl-C stops it")
     print(f"  export IONQ_API_URL={server.url} IONQ_API_KEY={server.api_key}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
@@ -76,7 +84,13 @@ def _compile(args: argparse.Namespace) -> int:
     from pennylane_qstore.ionq.qasm import QasmError, load_qasm
 
     try:
-        text = Path(args.file).read_text()
+        try:
+            text = Path(args.file).read_text()
+        except UnicodeDecodeError as exc:
+            raise QasmError(
+                f"{args.file}: not a text file ({exc.reason} at byte {exc.start}); "
+                "give an OpenQASM 2 or 3 program"
+            ) from None
         tape, wires = load_qasm(text, source=args.file)
         start = time.perf_counter()
         native = compile_circuit(tape, args.entangler, wires=wires)

@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from pennylane_qstore.ionq.errors import IonQAPIError, IonQAuthError
+from pennylane_qstore.ionq.errors import IonQAPIError, IonQAuthError, IonQConnectionError
 
 DEFAULT_API_URL = "https://api.ionq.co/v0.4"
 CLIENT_ID_KEY = "qstore_client_id"
@@ -105,9 +105,16 @@ class IonQClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request (retried when idempotent) and return the decoded JSON body."""
-        response = self.session.request(
-            method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs
-        )
+        try:
+            response = self.session.request(
+                method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs
+            )
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise IonQConnectionError(
+                f"cannot reach the IonQ API at {self.api_url} ({type(err).__name__}: {err}); "
+                "check api_url= / $IONQ_API_URL and the network (for offline work start "
+                "`qstore ionq-server` and use the URL it prints)"
+            ) from err
         return self._decode(response)
 
     def _backoff(self, attempt: int, retry_after: str | None = None) -> float:

@@ -29,7 +29,7 @@ from pennylane.devices.preprocess import (
 from pennylane.exceptions import DeviceError
 from pennylane.measurements import SampleMeasurement
 from pennylane.tape import QuantumScript
-from pennylane.transforms import broadcast_expand, split_non_commuting
+from pennylane.transforms import broadcast_expand, defer_measurements, split_non_commuting
 from pennylane.transforms.core import transform
 from pennylane.wires import Wires
 
@@ -211,7 +211,17 @@ class IonQDevice(Device):
         self.client = IonQClient(api_key=opts["api_key"], api_url=opts["api_url"])
         self.runs: list[RunRecord] = []
         self._rng = np.random.default_rng(seed)
-        self._pool = concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="qstore-ionq")
+        self._pool = _new_pool()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copy and pickle without the thread pool (it cannot be pickled); copies get their own."""
+        state = self.__dict__.copy()
+        del state["_pool"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pool = _new_pool()
 
     # -- preprocessing -----------------------------------------------------------------------
     def _accepts(self, op: qml.operation.Operator) -> bool:
@@ -226,6 +236,10 @@ class IonQDevice(Device):
     ) -> qml.CompilePipeline:
         """Validate, split into measurable groups, rotate to the Z basis and compile to IonQ gates."""
         program = qml.CompilePipeline()
+        config = execution_config or ExecutionConfig()
+        if config.mcm_config.mcm_method in (None, "deferred"):
+            # IonQ measures at the end only: mid-circuit measurements become controlled gates
+            program.add_transform(defer_measurements, allow_postselect=False)
         program.add_transform(validate_device_wires, self.wires, name=self.name)
         program.add_transform(_require_shots)
         program.add_transform(
@@ -486,6 +500,10 @@ class IonQDevice(Device):
                 cost=record.cost,
             )
             self.tracker.record()
+
+
+def _new_pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(16, thread_name_prefix="qstore-ionq")
 
 
 def _count(state: _Batch, status: str) -> int:

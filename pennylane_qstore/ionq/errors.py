@@ -13,6 +13,10 @@ class IonQAuthError(IonQError):
     """No API key was given, or the API refused it."""
 
 
+class IonQConnectionError(IonQError):
+    """IonQ's API (or the local server) could not be reached; the message names the URL."""
+
+
 class IonQAPIError(IonQError):
     """The API answered a request with an error status.
 

@@ -22,6 +22,7 @@ _RENAMES = (
     (re.compile(r"^(\s*)cu1(\s*\()"), r"\1cp\2"),
     (re.compile(r"^(\s*)[uU](\s*\()"), r"\1u3\2"),
 )
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
 _UNSUPPORTED_GATE = re.compile(r"Unsupported gate encountered in QASM: (\w+)")
 
@@ -106,6 +107,11 @@ def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[st
         QasmError: ``"<source>:<line>: <text of the line>: <reason>"``.
     """
     lines = text.splitlines()
+    if not _COMMENT.sub("", text).strip():  # PennyLane's reader reports these as a missing antlr4
+        raise QasmError(
+            f"{source}: no OpenQASM statements (the file is empty or only comments); "
+            "give an OpenQASM 2 or 3 program"
+        )
     converted, wires = _to_qasm3(lines)
     program = "\n".join(converted)
     syntax = _syntax_errors(program)

@@ -52,7 +52,8 @@ class RouterDevice(Device):
     Args:
         wires: Number of wires or wire labels (``None``: taken from each circuit).
         shots: Default shots of QNodes on this device (``None``: analytic).
-        seed: Seed of the router's NumPy generator; targets are seeded from it.
+        seed: Seed of the router's NumPy generator; targets are seeded from it (``"global"``:
+            drawn from NumPy's global generator, as ``default.qubit`` does).
         target: Run everything on this one target (no fallback to others).
         targets: Run on these targets, in order: the first one, then the next on failure.
         policy: A :class:`~.RoutingPolicy` replacing the default rules and thresholds.
@@ -72,7 +73,7 @@ class RouterDevice(Device):
         self,
         wires=None,
         shots=None,
-        seed: int | np.random.Generator | None = None,
+        seed: int | np.random.Generator | str | None = None,
         target: str | None = None,
         targets: Sequence[str] | None = None,
         policy: RoutingPolicy | None = None,
@@ -104,12 +105,28 @@ class RouterDevice(Device):
         self._explicit = explicit
         self._policy = policy or default_policy()
         self._fallback = bool(fallback)
+        if isinstance(seed, str) and seed == "global":  # as default.qubit: use NumPy's global RNG
+            seed = int(np.random.randint(2**31 - 1))
+        try:
+            self._rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"seed= takes an int, a numpy.random.Generator, 'global' or None, got {seed!r}."
+            ) from exc
         self._seeded = seed is not None
-        self._rng = np.random.default_rng(seed)
         self._devices: dict[str, Device] = {}
         self._target_setup: dict[tuple, tuple[ExecutionConfig, CompilePipeline]] = {}
         self._chains: dict[tuple, tuple[str, tuple[str, ...]]] = {}
         self.routing_history: deque[RoutingRecord] = deque(maxlen=1000)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copy and pickle without the built target devices (lightning's C++ state cannot be
+        pickled); a copy builds its own targets on first use."""
+        state = self.__dict__.copy()
+        state["_devices"] = {}
+        state["_target_setup"] = {}
+        state["_chains"] = {}
+        return state
 
     @property
     def name(self) -> str:
@@ -249,6 +266,10 @@ class RouterDevice(Device):
         for candidate in order:
             usable = self.usable_targets(candidate)
             if not usable:
+                continue
+            if method == "best" and self._explicit is not None and usable[0] != self._explicit[0]:
+                # "best" must not skip the first target the user named (targets=["qsim", ...]):
+                # a device derivative would run every tape on a later target of the list.
                 continue
             if candidate == "backprop" or circuit is None:
                 return candidate
