@@ -400,3 +400,23 @@ def test_seed_global_and_bad_seeds():
     assert np.array_equal(runs[0], runs[1])
     with pytest.raises(TypeError, match=r"seed= takes an int, a numpy.random.Generator, 'global'"):
         qml.device("qstore.router", wires=1, seed="glob")
+
+
+def test_forward_pass_with_best_is_routed_by_the_tape():
+    """A QNode with the default diff_method ("best" -> adjoint) used to send even plain forward
+    passes down the adjoint chain, so wide tapes never reached qsim."""
+    dev = qml.device("qstore.router", wires=2, policy=RoutingPolicy(wide_wires=2))
+
+    @qml.qnode(dev)
+    def circuit(x):
+        qml.RX(x, wires=0)
+        qml.CNOT(wires=[0, 1])
+        return qml.expval(qml.PauliZ(1))
+
+    assert np.isclose(circuit(0.3), np.cos(0.3), atol=1e-6)
+    assert dev.routing_record.routes[0].target == "qsim"
+    assert dev.routing_record.routes[0].reason.startswith("wide")
+    grad = qml.grad(circuit)(qml.numpy.array(0.3, requires_grad=True))
+    assert np.isclose(grad, -np.sin(0.3))
+    assert dev.routing_record.kind == "derivatives"
+    assert dev.routing_record.routes[0].target == "lightning.qubit"

@@ -386,6 +386,10 @@ class RouterDevice(Device):
 
     def _run(self, circuits: QuantumScriptBatch, config: ExecutionConfig, derivatives: bool):
         method = config.gradient_method if config.gradient_method in _DEVICE_DERIVATIVES else None
+        if method == "adjoint" and not derivatives:
+            # Nothing is differentiated here (diff_method="best" resolves to adjoint even for
+            # a plain forward pass): route by the tape itself, e.g. wide tapes to qsim.
+            method = None
         record = RoutingRecord("derivatives" if derivatives else "execute", len(circuits))
         groups: dict[tuple, list[int]] = {}
         for index, tape in enumerate(circuits):
