@@ -8,8 +8,9 @@
 # ROOT/tq  : Python 3.11 venv with TorchQuantum 0.1.8, qiskit==0.46.3 and the CPU torch 2.13.0.
 #            TorchQuantum's wheel declares torchvision, tensorflow, pyscf, ... as hard dependencies,
 #            but its simulator needs none of them, and torchvision wheels do not import with the CPU
-#            torch. So TorchQuantum is installed with --no-deps and only the modules its
-#            `import torchquantum` really needs are installed next to it (torchvision stays out).
+#            torch (installing one also swaps torch for a CUDA build). So TorchQuantum is installed
+#            with --no-deps next to the modules `import torchquantum` really needs, and
+#            torchvision stays out (see benchmarks/anchors/tq_w1.py).
 # w1.py finds the envs through ROOT (or --anchor-envs) and runs each anchor as a subprocess
 # that prints JSON; a missing env just drops that column.
 set -euo pipefail
@@ -25,8 +26,24 @@ fi
 
 if [ ! -x "$ROOT/tq/bin/python" ]; then
   "$PY" -m venv "$ROOT/tq"
-  "$ROOT/tq/bin/pip" install -q "torch==2.13.0" "qiskit==0.46.3" "numpy<2" scipy \
-      opt-einsum "dill==0.3.4" pathos matplotlib pylatexenc torchdiffeq tqdm
-  "$ROOT/tq/bin/pip" install -q --no-deps "torchquantum==0.1.8" torchpack
+  # The CPU torch first and without dependencies: a plain "torch" (or torchvision) from PyPI is
+  # a CUDA build. setuptools<81 still ships pkg_resources, which qiskit-ibm-runtime imports.
+  "$ROOT/tq/bin/pip" install -q --no-deps "torch==2.13.0+cpu" \
+      --extra-index-url https://download.pytorch.org/whl/cpu
+  "$ROOT/tq/bin/pip" install -q "setuptools<81" sympy typing_extensions jinja2 networkx fsspec \
+      filelock "numpy<2" scipy "qiskit==0.46.3" "qiskit-aer==0.13.3" "qiskit-ibm-runtime==0.20.0" \
+      opt-einsum "dill==0.3.4" pathos matplotlib pylatexenc torchdiffeq tqdm multimethod toml \
+      pyyaml loguru
+  # TorchQuantum declares torchvision, tensorflow, pyscf, ... as hard requirements; its
+  # simulator needs none of them. benchmarks/anchors/tq_w1.py registers inert torchvision
+  # modules before importing torchquantum (whose dataset package imports torchvision).
+  "$ROOT/tq/bin/pip" install -q --no-deps "torchquantum==0.1.8" "torchpack==0.3.1"
 fi
-"$ROOT/tq/bin/python" -c "import torchquantum as tq; print('torchquantum ok')"
+"$ROOT/tq/bin/python" -c "
+import sys
+from unittest import mock
+for m in ('torchvision', 'torchvision.transforms', 'torchvision.datasets', 'torchvision.datasets.utils'):
+    sys.modules[m] = mock.MagicMock()
+import torch, torchquantum
+print('torchquantum 0.1.8 with torch', torch.__version__)
+"
