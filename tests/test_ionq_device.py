@@ -486,3 +486,22 @@ def test_unreachable_api_names_the_url_and_the_fix() -> None:
         IonQConnectionError, match=rf"cannot reach the IonQ API at {url}.*ionq-server"
     ):
         client.get_job("job-1")
+
+
+def test_variance_and_samples_of_a_sum(server: LocalIonQServer) -> None:
+    """var/sample of a Hamiltonian used to fail in split_non_commuting ('Cannot split up terms
+    in sums for MeasurementProcess VarianceMP')."""
+    obs = qml.Hamiltonian([1.0, 0.5], [qml.X(0), qml.Z(1)])
+
+    def circuit(sample=True):
+        qml.RX(0.5, 0)
+        qml.CNOT([0, 1])
+        qml.RY(0.3, 1)
+        variances = qml.var(obs), qml.var(qml.X(0) + qml.Z(0))
+        return (*variances, qml.sample(obs)) if sample else variances
+
+    dev = make(server, wires=2, shots=SHOTS)
+    var_h, var_xz, samples = qml.QNode(circuit, dev)()
+    exact = qml.QNode(circuit, qml.device("default.qubit"))(sample=False)
+    assert np.allclose([var_h, var_xz], exact, atol=0.05)  # ~3 sigma at 10 000 shots
+    assert set(np.round(samples, 9)) <= {-1.5, -0.5, 0.5, 1.5}

@@ -125,6 +125,26 @@ def _require_shots(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callab
 
 
 @transform
+def _sums_as_hermitian(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
+    """Measure ``var``/``sample``/``counts`` of a sum as one Hermitian observable.
+
+    ``split_non_commuting`` splits only expectation values into terms; the variance (or the
+    samples) of a sum need the sum's own eigenbasis, which ``Hermitian`` provides.
+    """
+    measurements = []
+    for mp in tape.measurements:
+        obs = mp.obs
+        if obs is not None and not isinstance(mp, qml.measurements.ExpectationMP):
+            if isinstance(obs, (qml.ops.SProd, qml.ops.Prod)):
+                obs = obs.simplify()
+            if isinstance(obs, qml.ops.Sum):
+                hermitian = qml.Hermitian(qml.matrix(obs, wire_order=obs.wires), wires=obs.wires)
+                mp = type(mp)(obs=hermitian)
+        measurements.append(mp)
+    return (tape.copy(measurements=measurements),), lambda results: results[0]
+
+
+@transform
 def _rotate_to_measurement_basis(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
     """Append the measurements' diagonalizing gates so every measurement reads Z-basis samples."""
     rotated = tape.copy(operations=[*tape.operations, *tape.diagonalizing_gates])
@@ -251,6 +271,7 @@ class IonQDevice(Device):
             validate_observables, lambda obs: obs.name in _OBSERVABLES, name=self.name
         )
         program.add_transform(broadcast_expand)
+        program.add_transform(_sums_as_hermitian)
         program.add_transform(split_non_commuting, grouping_strategy="qwc")
         program.add_transform(_rotate_to_measurement_basis)
         program.add_transform(
