@@ -420,3 +420,22 @@ def test_forward_pass_with_best_is_routed_by_the_tape():
     assert np.isclose(grad, -np.sin(0.3))
     assert dev.routing_record.kind == "derivatives"
     assert dev.routing_record.routes[0].target == "lightning.qubit"
+
+
+@pytest.mark.parametrize("options", [{}, {"target": "lightning.qubit"}])
+def test_hessian_with_best_is_not_zero(options):
+    """With max_diff=2 "best" resolved to adjoint, whose jacobian is not differentiable again:
+    the Hessian came out as zeros without any error (default.qubit's "best" gets it right)."""
+    dev = qml.device("qstore.router", wires=2, **options)
+
+    def circuit(x):
+        qml.RX(x[0], wires=0)
+        qml.RY(x[1], wires=1)
+        qml.CNOT(wires=[0, 1])
+        return qml.expval(qml.PauliZ(1))
+
+    x = qml.numpy.array([0.2, 0.4], requires_grad=True)
+    hessian = qml.jacobian(qml.grad(qml.QNode(circuit, dev, max_diff=2)))(x)
+    exact = qml.QNode(circuit, qml.device("default.qubit"), diff_method="backprop", max_diff=2)
+    assert np.allclose(hessian, qml.jacobian(qml.grad(exact))(x), atol=1e-6)
+    assert not np.allclose(hessian, 0.0)

@@ -247,12 +247,21 @@ class RouterDevice(Device):
             return False
         if circuit is not None and circuit.shots:
             return False
-        return self._device_gradient(method, circuit) is not None
+        order = execution_config.derivative_order
+        return self._device_gradient(method, circuit, order) is not None
 
-    def _device_gradient(self, method: str, circuit: QuantumScript | None) -> str | None:
-        """Resolve ``method`` (``best``, ``adjoint``, ``backprop``) to a delegated method."""
+    def _device_gradient(
+        self, method: str, circuit: QuantumScript | None, derivative_order: int = 1
+    ) -> str | None:
+        """Resolve ``method`` (``best``, ``adjoint``, ``backprop``) to a delegated method.
+
+        ``best`` never resolves to adjoint for higher-order derivatives (``max_diff > 1``):
+        adjoint jacobians are not differentiable again, so Hessians would come out as zeros.
+        """
         num_wires = len(circuit.wires) if circuit is not None else len(self.wires or ())
-        if method == "best":
+        if method == "best" and derivative_order > 1:
+            order = ["backprop"]
+        elif method == "best":
             order = (
                 ["adjoint", "backprop"]
                 if num_wires >= self._policy.adjoint_wires
@@ -292,7 +301,7 @@ class RouterDevice(Device):
             )
         method = config.gradient_method
         if method in ("best", *_DEVICE_DERIVATIVES):
-            resolved = self._device_gradient(method, circuit)
+            resolved = self._device_gradient(method, circuit, config.derivative_order)
             if resolved is not None and not (circuit is not None and circuit.shots):
                 method = resolved
         updates: dict[str, Any] = {"gradient_method": method}
