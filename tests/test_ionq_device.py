@@ -505,3 +505,25 @@ def test_variance_and_samples_of_a_sum(server: LocalIonQServer) -> None:
     exact = qml.QNode(circuit, qml.device("default.qubit"))(sample=False)
     assert np.allclose([var_h, var_xz], exact, atol=0.05)  # ~3 sigma at 10 000 shots
     assert set(np.round(samples, 9)) <= {-1.5, -0.5, 0.5, 1.5}
+
+
+@pytest.mark.parametrize("gateset", ["native", "qis"])
+def test_initial_state_preparation(server: LocalIonQServer, gateset: str) -> None:
+    """A leading StatePrep/BasisState was left undecomposed (PennyLane skips initial state
+    preparation by default) and gateset='qis' failed with 'StatePrep is not an IonQ QIS gate'."""
+    state = np.array([0, 1, 1j, 0, 0.5, 0, 0, 0.5])
+    state = state / np.linalg.norm(state)
+
+    def prepared():
+        qml.StatePrep(state, wires=[0, 1, 2])
+        qml.RX(0.3, 1)
+        return qml.probs()
+
+    def basis():
+        qml.BasisState(np.array([1, 0, 1]), wires=[0, 1, 2])
+        return qml.probs()
+
+    dev = make(server, wires=3, gateset=gateset)
+    exact = qml.device("default.qubit", wires=3)
+    assert np.allclose(qml.QNode(prepared, dev)(), qml.QNode(prepared, exact)(), atol=0.02)
+    assert np.allclose(qml.QNode(basis, dev)(), qml.QNode(basis, exact)())

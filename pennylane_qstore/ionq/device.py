@@ -275,7 +275,11 @@ class IonQDevice(Device):
         program.add_transform(split_non_commuting, grouping_strategy="qwc")
         program.add_transform(_rotate_to_measurement_basis)
         program.add_transform(
-            decompose, stopping_condition=self._accepts, device_wires=self.wires, name=self.name
+            decompose,
+            stopping_condition=self._accepts,
+            skip_initial_state_prep=False,  # IonQ has no state preparation: decompose it too
+            device_wires=self.wires,
+            name=self.name,
         )
         return program
 
