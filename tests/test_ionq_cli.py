@@ -111,3 +111,44 @@ def test_ionq_server_port_errors_are_explained(capsys):
         assert main(["ionq-server", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "0 picks a free one" in err
+
+
+QAOA2 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q;
+rzz(2*(0.15)) q[0], q[1];  // cost layer
+rxx(0.2) q[1],q[2];
+cu3(0.1, 0.2, 0.3) q[0], q[2];
+measure q -> c;
+"""
+
+
+def test_qelib1_rzz_rxx_cu3_and_register_broadcast(tmp_path, capsys):
+    """Qiskit-style OpenQASM 2 (``h q;``, ``rzz``, ``rxx``, ``cu3``) used to be rejected:
+    PennyLane's reader knows none of these gates and applies ``h q;`` to a wire named 'q'."""
+    import numpy as np
+    import pennylane as qml
+
+    from pennylane_qstore.ionq.qasm import load_qasm
+
+    tape, wires = load_qasm(QAOA2)
+    expected = [qml.Hadamard(f"q[{i}]") for i in range(3)] + [
+        qml.IsingZZ(0.3, ["q[0]", "q[1]"]),
+        qml.IsingXX(0.2, ["q[1]", "q[2]"]),
+        qml.ctrl(qml.U3(0.1, 0.2, 0.3, "q[2]"), "q[0]"),
+    ]
+    assert np.allclose(
+        qml.matrix(tape, wire_order=wires),
+        qml.matrix(qml.tape.QuantumScript(expected), wire_order=wires),
+    )
+    assert main(["compile", _write(tmp_path, QAOA2)]) == 0
+    assert "verification: OK" in capsys.readouterr().out
+
+
+def test_custom_gate_definitions_are_refused_with_the_reason(tmp_path, capsys):
+    text = "OPENQASM 2.0;\nqreg q[2];\ngate g a, b { cx a, b; }\ng q[0], q[1];\n"
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    err = capsys.readouterr().err
+    assert "circuit.qasm:3:" in err and "custom gate definitions (g) are not supported" in err

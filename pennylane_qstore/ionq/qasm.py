@@ -22,6 +22,53 @@ _RENAMES = (
     (re.compile(r"^(\s*)cu1(\s*\()"), r"\1cp\2"),
     (re.compile(r"^(\s*)[uU](\s*\()"), r"\1u3\2"),
 )
+_QUBIT_ARG = r"([A-Za-z_]\w*(?:\s*\[\s*\d+\s*\])?)"
+_TWO_QUBIT = re.compile(
+    rf"^(\s*)(rzz|rxx|cu3)\s*\((.*)\)\s*{_QUBIT_ARG}\s*,\s*{_QUBIT_ARG}\s*;(.*)$"
+)
+_GATE_DEFINITION = re.compile(r"^\s*gate\s+(\w+)")
+
+
+_STATEMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)\s*(\(.*\))?\s+([^;()]+);(.*)$")
+_KEYWORDS = frozenset(
+    {"qubit", "bit", "OPENQASM", "include", "measure", "barrier", "reset", "gate"}
+)
+
+
+def _broadcast(line: str, registers: dict[str, int]) -> str:
+    """Apply a gate on whole registers (``h q;``, ``cx a, b;``) to each index, on one line."""
+    found = _STATEMENT.match(line)
+    if not found or found.group(2) in _KEYWORDS:
+        return line
+    indent, gate, params, args, rest = found.groups()
+    names = [arg.strip() for arg in args.split(",")]
+    sizes = {registers[name] for name in names if name in registers}
+    if len(sizes) != 1:
+        return line
+    (size,) = sizes
+    head = f"{gate}{params or ''}"
+    statements = [
+        f"{head} " + ", ".join(f"{n}[{i}]" if n in registers else n for n in names) + ";"
+        for i in range(size)
+    ]
+    return indent + " ".join(_expand_qelib1(statement) for statement in statements) + rest
+
+
+def _expand_qelib1(line: str) -> str:
+    """Write qelib1's ``rzz``, ``rxx`` and ``cu3`` (unknown to PennyLane's reader) on one line."""
+    found = _TWO_QUBIT.match(line)
+    if not found:
+        return line
+    indent, gate, params, a, b, rest = found.groups()
+    if gate == "rzz":
+        body = f"cx {a}, {b}; rz({params}) {b}; cx {a}, {b};"
+    elif gate == "rxx":
+        body = f"h {a}; h {b}; cx {a}, {b}; rz({params}) {b}; cx {a}, {b}; h {a}; h {b};"
+    else:
+        body = f"cu({params}, 0) {a}, {b};"
+    return f"{indent}{body}{rest}"
+
+
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _LINE_IN_MESSAGE = re.compile(r"\bline (\d+)")
 _UNSUPPORTED_GATE = re.compile(r"Unsupported gate encountered in QASM: (\w+)")
@@ -35,6 +82,7 @@ def _to_qasm3(lines: list[str]) -> tuple[list[str], list[str]]:
     """Return the OpenQASM 3 lines and the declared qubit labels in declaration order."""
     version_2 = bool(lines) and any(_VERSION_2.match(line) for line in lines[:5])
     out, wires = [], []
+    registers: dict[str, int] = {}
     for line in lines:
         if version_2 and _VERSION_2.match(line):
             line = "OPENQASM 3.0;"
@@ -45,10 +93,13 @@ def _to_qasm3(lines: list[str]) -> tuple[list[str], list[str]]:
             line = _CREG.sub(r"\1bit[\3] \2;", line)
             for pattern, replacement in _RENAMES:
                 line = pattern.sub(replacement, line)
+            line = _expand_qelib1(_broadcast(line, registers))
         declared = _QUBIT.match(line)
         if declared:
             size, name = declared.groups()
             wires += [name] if size is None else [f"{name}[{i}]" for i in range(int(size))]
+            if size is not None:
+                registers[name] = int(size)
         out.append(line)
     return out, wires
 
@@ -112,6 +163,13 @@ def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[st
             f"{source}: no OpenQASM statements (the file is empty or only comments); "
             "give an OpenQASM 2 or 3 program"
         )
+    for number, line in enumerate(lines, 1):
+        custom = _GATE_DEFINITION.match(line)
+        if custom:  # PennyLane's reader applies such gates to their formal wire names
+            raise QasmError(
+                f"{source}:{number}: {line.strip()}: custom gate definitions ({custom.group(1)}) "
+                "are not supported by PennyLane's OpenQASM reader; write the gates out instead"
+            )
     converted, wires = _to_qasm3(lines)
     program = "\n".join(converted)
     syntax = _syntax_errors(program)
