@@ -152,3 +152,33 @@ def test_custom_gate_definitions_are_refused_with_the_reason(tmp_path, capsys):
     assert main(["compile", _write(tmp_path, text)]) == 2
     err = capsys.readouterr().err
     assert "circuit.qasm:3:" in err and "custom gate definitions (g) are not supported" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "OPENQASM 2.0;\nqreg q[2];\ncreg c[2];\nh q[0];\nmeasure q[0] -> c[0];\nx q[1];\n"
+            "cx q[0], q[1];\n",
+            "circuit.qasm:7: cx q[0], q[1];: acts on q[0] after it was measured",
+        ),
+        (
+            "OPENQASM 3.0;\nqubit[2] q;\nbit[2] c;\nc[1] = measure q[1];\nh q;\n",
+            "circuit.qasm:5: h q;: acts on q[1] after it was measured",
+        ),
+    ],
+)
+def test_gate_after_measure_is_refused(tmp_path, capsys, text, expected):
+    """Measurements are dropped (IonQ measures at the end); a gate after one used to compile
+    silently into a different circuit."""
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_final_measurements_of_some_registers_still_compile(tmp_path, capsys):
+    text = (
+        "OPENQASM 2.0;\nqreg q[2];\nqreg q2[1];\ncreg c[2];\nh q[0];\nmeasure q[0] -> c[0];\n"
+        "h q2[0];\nh q[1];\nmeasure q[1] -> c[1];\n"
+    )
+    assert main(["compile", _write(tmp_path, text)]) == 0
+    assert "verification: OK" in capsys.readouterr().out

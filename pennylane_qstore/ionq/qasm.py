@@ -104,6 +104,39 @@ def _to_qasm3(lines: list[str]) -> tuple[list[str], list[str]]:
     return out, wires
 
 
+_MEASURE = re.compile(r"^\s*(?:measure\s+([^;]+?)\s*->|[\w\[\]\s]+=\s*measure\s+([^;]+?)\s*;)")
+_NOT_A_GATE = re.compile(r"^\s*(OPENQASM|include|barrier|measure|qreg|creg|qubit|bit)\b|^\s*$")
+_INDEXED = re.compile(r"^(\w+)\s*\[\s*(\d+)\s*\]$")
+
+
+def _check_no_gate_after_measure(lines: list[str], source: str) -> None:
+    """Refuse gates on a qubit after its ``measure``: dropping that measurement (IonQ measures
+    every qubit once, at the end) would silently compile a different circuit."""
+    measured: list[tuple[str, re.Pattern[str]]] = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.split("//", 1)[0]
+        found = _MEASURE.match(line)
+        if found:
+            target = (found.group(1) or found.group(2)).strip()
+            indexed = _INDEXED.match(target)
+            if indexed:
+                name, index = indexed.groups()
+                pattern = rf"\b{name}\s*\[\s*{index}\s*\]|\b{name}\b(?!\s*\[)"
+            else:
+                pattern = rf"\b{re.escape(target)}\b"
+            measured.append((target, re.compile(pattern)))
+            continue
+        if _NOT_A_GATE.match(line) or _DROP.match(line):
+            continue
+        for target, pattern in measured:
+            if pattern.search(line):
+                raise QasmError(
+                    f"{source}:{number}: {raw.strip()}: acts on {target} after it was measured; "
+                    "IonQ measures every qubit once, at the end, so move the measurement to the "
+                    "end (or use qml.measure with the qstore.ionq device)"
+                )
+
+
 def _line_at_fault(message: str, lines: list[str]) -> int | None:
     found = _LINE_IN_MESSAGE.search(message)
     if found:
@@ -170,6 +203,7 @@ def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[st
                 f"{source}:{number}: {line.strip()}: custom gate definitions ({custom.group(1)}) "
                 "are not supported by PennyLane's OpenQASM reader; write the gates out instead"
             )
+    _check_no_gate_after_measure(lines, source)
     converted, wires = _to_qasm3(lines)
     program = "\n".join(converted)
     syntax = _syntax_errors(program)
