@@ -23,6 +23,7 @@ import inspect
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +180,16 @@ def resolve_gradient_method(
             "'parameter-shift', 'finite-diff' or 'spsa'."
         )
     return method
+
+
+def record_engine_batch(device: Any, rows: int, seconds: float) -> None:
+    """Report a batch the engine simulated to a ``qstore.router`` device's routing record.
+
+    Devices without a routing record (``default.qubit``) are left alone.
+    """
+    record = getattr(device, "record_batch", None)
+    if record is not None:
+        record("engine", rows, seconds, "layer batch on the engine (adjoint backward)")
 
 
 def _engine() -> Any:
@@ -339,7 +350,9 @@ class BatchExecutor:
         shapes = {name: a.shape for name, a in zip(self.weight_names, w, strict=True)}
         fast = self.engine_circuit(x.shape[1], shapes)
         if fast is not None:
+            start = time.perf_counter()
             outputs, engine_vjp = _engine().run_numpy(fast, x, w, with_vjp)
+            record_engine_batch(self.qnode.device, len(x), time.perf_counter() - start)
             if engine_vjp is None:
                 return BatchResult(outputs, None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +19,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     ) from exc
 
 from qstore_layers import ansatz
-from qstore_layers.core import BatchExecutor, BatchResult, validate_inputs, validate_weight_shapes
+from qstore_layers.core import (
+    BatchExecutor,
+    BatchResult,
+    record_engine_batch,
+    validate_inputs,
+    validate_weight_shapes,
+)
 
 __all__ = ["QuantumLayer", "QuantumLinear"]
 
@@ -70,7 +77,9 @@ def _run(executor: BatchExecutor, inputs: torch.Tensor, weights: Mapping[str, to
         if not x2d.is_floating_point():
             x2d = x2d.to(torch.get_default_dtype())
         precise = x2d.dtype == torch.float64
+        start = time.perf_counter()
         out = fast.with_dtype(torch.complex128 if precise else torch.complex64)(x2d, tensors)
+        record_engine_batch(executor.qnode.device, len(x2d), time.perf_counter() - start)
         out = out.to(x2d.dtype)
         return out[0] if unbatched else out
     needs_grad = torch.is_grad_enabled() and (
@@ -235,6 +244,11 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
                 self.n_features.fill_(n_features)
                 self.weights.materialize(shape)
                 _default_init(self.weights)
+
+    @property
+    def qnode(self) -> qml.QNode:
+        """The default-ansatz QNode; ``layer.qnode.device`` is the device it runs on."""
+        return self.executor.qnode
 
     @property
     def in_features(self) -> int:

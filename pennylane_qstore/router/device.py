@@ -143,6 +143,31 @@ class RouterDevice(Device):
         """The record of the last executed batch, or ``None`` before the first execution."""
         return self.routing_history[-1] if self.routing_history else None
 
+    def record_batch(
+        self, target: str, num_tapes: int, seconds: float, reason: str, kind: str = "execute"
+    ) -> RoutingRecord:
+        """Record a batch that a caller ran on one of the router's targets by itself.
+
+        The quantum layers simulate whole batches on the ``engine`` target without building
+        tapes; they report those batches here so :attr:`routing_record` tells the whole story.
+
+        Args:
+            target: Name of the registered target that ran the batch.
+            num_tapes: Circuits in the batch (one per input row).
+            seconds: Wall time of the batch.
+            reason: Why this target ran it.
+            kind: ``"execute"`` or ``"derivatives"``.
+
+        Returns:
+            The record appended to :attr:`routing_history`.
+        """
+        self._check_target(target)
+        wires = len(self.wires) if self.wires is not None else 0
+        route = Route(target, tuple(range(num_tapes)), wires, None, reason, seconds)
+        record = RoutingRecord(kind, num_tapes, [route])
+        self.routing_history.append(record)
+        return record
+
     def __repr__(self) -> str:
         wires = len(self.wires) if self.wires is not None else None
         if self._explicit is not None:
