@@ -1,6 +1,7 @@
 """Cost estimates for IonQ jobs from published rates.
 
-Prices come from /work/shared/reference/ionq.md (collected 2026-11). Users can pass their own
+Default rates are IonQ's published prices as collected in 2026-11 (through Azure Quantum and
+Amazon Braket); check them against your provider's price list. Users can pass their own
 :class:`RateCard`. Every circuit of a multi-circuit job is billed as its own job (conservative:
 a cost cap built on these estimates never under-counts).
 """
