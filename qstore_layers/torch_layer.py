@@ -29,7 +29,7 @@ from qstore_layers.core import (
 
 __all__ = ["QuantumLayer", "QuantumLinear"]
 
-_LAZY_INIT_LOCK = threading.Lock()
+_LAZY_INIT_LOCK = threading.RLock()
 
 
 class _QuantumFunction(torch.autograd.Function):
@@ -244,6 +244,16 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
                 self.n_features.fill_(n_features)
                 self.weights.materialize(shape)
                 _default_init(self.weights)
+
+    def _infer_parameters(self, module: nn.Module, args: Any, kwargs: Any = None) -> None:
+        """Torch's lazy-init pre-hook, made safe for concurrent first calls.
+
+        Several threads (``forward_async``, user threads) may enter the hook before the first
+        one removes it; the others find the hook gone and simply run the forward.
+        """
+        with _LAZY_INIT_LOCK:
+            if "_initialize_hook" in module.__dict__:
+                super()._infer_parameters(module, args, kwargs)
 
     @property
     def qnode(self) -> qml.QNode:

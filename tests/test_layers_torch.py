@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pennylane as qml
@@ -305,3 +307,20 @@ def test_hybrid_classifier_learns_digits() -> None:
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     assert accuracy >= 0.9, accuracy
+
+
+def test_concurrent_first_calls_initialise_the_lazy_weights_once() -> None:
+    layer = QuantumLinear(n_qubits=2, n_layers=1)
+    initialise = layer.initialize_parameters
+
+    def slow_initialise(inputs: torch.Tensor) -> None:
+        time.sleep(0.2)  # keep the first caller inside the hook while the others arrive
+        initialise(inputs)
+
+    layer.initialize_parameters = slow_initialise
+    x = torch.rand(4, 3)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = list(pool.map(lambda _: layer(x), range(4)))
+    assert layer.in_features == 3
+    for out in outputs[1:]:
+        torch.testing.assert_close(out, outputs[0])
