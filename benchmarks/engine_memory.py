@@ -12,28 +12,10 @@ from __future__ import annotations
 import argparse
 import resource
 
-import pennylane as qml
 import torch
+from w1 import w1_qfunc  # benchmarks/ is on sys.path when run as a script
 
 from pennylane_qstore.engine.traced import TracedCircuit
-
-
-def w1(n: int):
-    """The W1 circuit of issue 6."""
-
-    def circuit(inputs, weights):
-        for i in range(n):
-            qml.RY(inputs[..., i], wires=i)
-        for layer in range(2):
-            for i in range(n):
-                qml.RX(weights[layer, i, 0], wires=i)
-                qml.RY(weights[layer, i, 1], wires=i)
-                qml.RZ(weights[layer, i, 2], wires=i)
-            for i in range(n):
-                qml.CNOT(wires=[i, (i + 1) % n])
-        return [qml.expval(p(i)) for i in range(n) for p in (qml.X, qml.Y, qml.Z)]
-
-    return circuit
 
 
 def rss_bytes() -> int:
@@ -50,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)
     n, batch = args.n, args.batch
-    traced = TracedCircuit(w1(n), {"weights": (2, n, 3)}, n, range(n), dtype)
+    traced = TracedCircuit(w1_qfunc(n), {"weights": (2, n, 3)}, n, range(n), dtype)
     x = torch.rand(batch, n)
     w = torch.rand(2, n, 3, requires_grad=True)
     traced(x[:2], [w]).sum().backward()  # warm-up: compile, allocator, thread pools

@@ -76,7 +76,8 @@ def time_steps(step, repeats: int, cap: float, warmup: int = 2) -> dict:
 # ----------------------------------------------------------------------------- torch stacks
 
 
-def _w1_qfunc(n: int):
+def w1_qfunc(n: int):
+    """The W1 circuit of issue 6 as a QNode function ``circuit(inputs, weights)``."""
     import pennylane as qml
 
     def circuit(inputs, weights):
@@ -104,13 +105,13 @@ def _torch_model(stack: str, n: int):
     if stack == "quantum_layer_w1":
         from qstore_layers.torch import QuantumLayer
 
-        qnode = qml.QNode(_w1_qfunc(n), qml.device("qstore.router", wires=n))
+        qnode = qml.QNode(w1_qfunc(n), qml.device("qstore.router", wires=n))
         return QuantumLayer(qnode, {"weights": (2, n, 3)})
     device, method = {
         "torchlayer_dq": ("default.qubit", "backprop"),
         "torchlayer_lightning": ("lightning.qubit", "adjoint"),
     }[stack]
-    qnode = qml.QNode(_w1_qfunc(n), qml.device(device, wires=n), diff_method=method)
+    qnode = qml.QNode(w1_qfunc(n), qml.device(device, wires=n), diff_method=method)
     return qml.qnn.TorchLayer(qnode, {"weights": (2, n, 3)})
 
 
