@@ -109,23 +109,46 @@ def entangling_layers(weights: Any, n_qubits: int) -> None:
             qml.CNOT(wires=[control, target])
 
 
+class AnsatzCircuit:
+    """The default-ansatz circuit function ``circuit(inputs, weights)``.
+
+    A module-level class (not a closure) so that models holding a layer can be pickled
+    (``torch.save(model)``, ``copy.deepcopy``, multiprocessing).
+    """
+
+    def __init__(self, n_qubits: int, encoding: str, readout: Sequence[str]) -> None:
+        self.n_qubits, self.encoding, self.readout = n_qubits, encoding, tuple(readout)
+        self.__name__ = "circuit"
+
+    def __call__(self, inputs: Any, weights: Any) -> list[Any]:
+        wires = list(range(self.n_qubits))
+        if self.encoding == "amplitude":
+            qml.AmplitudeEmbedding(inputs, wires=wires, pad_with=0.0, normalize=True)
+            entangling_layers(weights[0], self.n_qubits)
+        else:
+            n_features = qml.math.shape(inputs)[-1]
+            for block in range(qml.math.shape(weights)[0]):
+                start = block * self.n_qubits
+                for wire in range(min(self.n_qubits, n_features - start)):
+                    qml.RY(inputs[..., start + wire], wires=wire)
+                entangling_layers(weights[block], self.n_qubits)
+        return [qml.expval(_PAULIS[p](w)) for p in self.readout for w in wires]
+
+
+def check_amplitude_rows(encoding: str, norms: Any) -> None:
+    """Raise when amplitude encoding receives an all-zero row (it has no normalised state)."""
+    if encoding != "amplitude":
+        return
+    zero = [i for i, n in enumerate(norms) if not n > 0]
+    if zero:
+        raise ValueError(
+            f"encoding='amplitude' cannot encode an all-zero input row (rows {zero[:10]}): it has "
+            "no normalised state. Add a constant feature or shift the data before the layer."
+        )
+
+
 def make_qnode(
     n_qubits: int, encoding: str, readout: Sequence[str], device: Any, shots: int | None
 ) -> qml.QNode:
     """Build the default-ansatz QNode ``circuit(inputs, weights)`` on ``device``."""
-    wires = list(range(n_qubits))
-
-    def circuit(inputs: Any, weights: Any) -> list[Any]:
-        if encoding == "amplitude":
-            qml.AmplitudeEmbedding(inputs, wires=wires, pad_with=0.0, normalize=True)
-            entangling_layers(weights[0], n_qubits)
-        else:
-            n_features = qml.math.shape(inputs)[-1]
-            for block in range(qml.math.shape(weights)[0]):
-                start = block * n_qubits
-                for wire in range(min(n_qubits, n_features - start)):
-                    qml.RY(inputs[..., start + wire], wires=wire)
-                entangling_layers(weights[block], n_qubits)
-        return [qml.expval(_PAULIS[p](w)) for p in readout for w in wires]
-
-    return qml.QNode(circuit, device, shots=shots)
+    return qml.QNode(AnsatzCircuit(n_qubits, encoding, readout), device, shots=shots)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import math
 import os
 import threading
@@ -41,11 +40,22 @@ from qstore_layers.async_exec import (
     runs_outside_lock,
     thread_pool,
 )
+from qstore_layers.options import EXACT_METHODS, GRADIENT_METHODS, LayerOptions
+from qstore_layers.validation import (
+    resolve_gradient_method,
+    validate_gradient_method,
+    validate_inputs,
+    validate_weight_shapes,
+)
 
-GRADIENT_METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff", "spsa")
-"""Gradient methods accepted by every layer."""
-
-_EXACT_METHODS = ("backprop", "adjoint")
+__all__ = [
+    "GRADIENT_METHODS",
+    "BatchExecutor",
+    "BatchResult",
+    "LayerOptions",
+    "validate_inputs",
+    "validate_weight_shapes",
+]
 
 VJPFunction = Callable[[np.ndarray], tuple[np.ndarray, dict[str, np.ndarray]]]
 
@@ -64,132 +74,19 @@ class BatchResult:
     vjp: VJPFunction | None
 
 
-def validate_gradient_method(method: str) -> str:
-    """Return ``method`` if it is a known gradient method, else raise ``ValueError``."""
-    if method not in GRADIENT_METHODS:
-        raise ValueError(
-            f"Unknown gradient_method {method!r}; choose one of {', '.join(GRADIENT_METHODS)}."
-        )
-    return method
+def record_engine_batch(device: Any, rows: int, seconds: float, note: str = "") -> None:
+    """Report a batch the engine simulated to the device's ``qml.Tracker`` and, on
+    ``qstore.router``, to its routing record.
 
-
-def validate_inputs(inputs: Any) -> tuple[np.ndarray, bool]:
-    """Check a batch of features and return it as a float64 ``(batch, features)`` array.
-
-    Args:
-        inputs: Array-like of shape ``(features,)`` or ``(batch, features)``.
-
-    Returns:
-        The 2-D array and whether the input was a single unbatched sample.
-
-    Raises:
-        ValueError: On a rank other than 1 or 2, zero features, or NaN/inf values.
+    The tracker sees one batch of ``rows`` executions, as if the device had run it.
     """
-    array = np.asarray(inputs, dtype=np.float64)
-    if array.ndim not in (1, 2):
-        raise ValueError(
-            f"Quantum layer inputs must have shape (features,) or (batch, features); got shape "
-            f"{array.shape}. Flatten the trailing dimensions first, e.g. x.reshape(len(x), -1)."
-        )
-    unbatched = array.ndim == 1
-    array = array.reshape(1, -1) if unbatched else array
-    if array.shape[1] == 0:
-        raise ValueError("Quantum layer inputs have 0 features; pass at least one feature.")
-    if not np.all(np.isfinite(array)):
-        rows = np.unique(np.nonzero(~np.isfinite(array))[0]).tolist()
-        raise ValueError(
-            f"Quantum layer inputs contain NaN or inf (batch rows {rows[:10]}); clean or impute "
-            "the data before the quantum layer."
-        )
-    return array, unbatched
-
-
-def validate_weight_shapes(
-    func: Callable[..., Any], weight_shapes: Mapping[str, int | Sequence[int]]
-) -> dict[str, tuple[int, ...]]:
-    """Check ``weight_shapes`` against the signature of a QNode's function.
-
-    The function must take an ``inputs`` argument; every other argument without a default value
-    must be a weight named in ``weight_shapes``, and every name in ``weight_shapes`` must be an
-    argument.
-
-    Returns:
-        The shapes normalised to tuples of ints.
-    """
-    params = inspect.signature(func).parameters
-    if "inputs" not in params:
-        raise TypeError(
-            f"The QNode function {func.__name__}{inspect.signature(func)} must take an argument "
-            "named 'inputs' that receives the batch of features."
-        )
-    unknown = sorted(set(weight_shapes) - set(params))
-    if unknown:
-        raise ValueError(
-            f"weight_shapes names {unknown}, which are not arguments of "
-            f"{func.__name__}{inspect.signature(func)}."
-        )
-    missing = [
-        name
-        for name, p in params.items()
-        if name != "inputs"
-        and name not in weight_shapes
-        and p.default is inspect.Parameter.empty
-        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
-    if missing:
-        raise ValueError(
-            f"Arguments {missing} of {func.__name__} have no entry in weight_shapes; add their "
-            "shapes, e.g. weight_shapes={" + ", ".join(f"{m!r}: (2, 3)" for m in missing) + "}."
-        )
-    if "inputs" in weight_shapes:
-        raise ValueError("'inputs' receives the batch and cannot be a weight in weight_shapes.")
-    shapes: dict[str, tuple[int, ...]] = {}
-    for name, shape in weight_shapes.items():
-        shape_t = (int(shape),) if isinstance(shape, int | np.integer) else tuple(map(int, shape))
-        if any(s < 0 for s in shape_t):
-            raise ValueError(f"weight_shapes[{name!r}] = {shape_t} has a negative dimension.")
-        shapes[name] = shape_t
-    return shapes
-
-
-def resolve_gradient_method(
-    method: str, device: Any, shots: Any, prefer: Sequence[str] = ("adjoint", "backprop")
-) -> str:
-    """Turn ``"best"`` into a concrete method for ``device`` and check the method fits ``shots``.
-
-    ``best`` picks the first method of ``prefer`` (default: ``adjoint`` with device
-    vector-Jacobian products, then ``backprop``) that the device supports analytically, else
-    ``parameter-shift``.
-    """
-    validate_gradient_method(method)
-    analytic = shots is None
-    if method == "best":
-        if not analytic:
-            return "parameter-shift"
-        for candidate in prefer:
-            config = ExecutionConfig(gradient_method=candidate, interface="autograd")
-            try:
-                if device.supports_derivatives(config):
-                    return candidate
-            except Exception:  # a device that cannot answer does not support it
-                continue
-        return "parameter-shift"
-    if method in _EXACT_METHODS and not analytic:
-        raise ValueError(
-            f"gradient_method={method!r} needs analytic execution (shots=None); with shots use "
-            "'parameter-shift', 'finite-diff' or 'spsa'."
-        )
-    return method
-
-
-def record_engine_batch(device: Any, rows: int, seconds: float) -> None:
-    """Report a batch the engine simulated to a ``qstore.router`` device's routing record.
-
-    Devices without a routing record (``default.qubit``) are left alone.
-    """
+    tracker = getattr(device, "tracker", None)
+    if tracker is not None and tracker.active:
+        tracker.update(batches=1, executions=rows, engine_rows=rows)
+        tracker.record()
     record = getattr(device, "record_batch", None)
     if record is not None:
-        record("engine", rows, seconds, "layer batch on the engine (adjoint backward)")
+        record("engine", rows, seconds, note or "layer batch on the engine (adjoint backward)")
 
 
 def _engine() -> Any:
@@ -233,6 +130,7 @@ class _Chunk:
     rows: list[int]
     classical_vjp: Callable[[np.ndarray], tuple[np.ndarray, tuple[np.ndarray, ...]]] | None
     params: np.ndarray
+    method: str
 
 
 class BatchExecutor:
@@ -257,36 +155,53 @@ class BatchExecutor:
         qnode: qml.QNode,
         weight_names: Sequence[str],
         *,
-        gradient_method: str = "best",
-        spsa_epsilon: float = 0.01,
-        spsa_num_directions: int = 1,
-        seed: int | None = None,
-        async_execution: bool = False,
-        max_workers: int | None = None,
+        options: LayerOptions | None = None,
         prefer: Sequence[str] = ("adjoint", "backprop"),
+        input_arg: str = "inputs",
+        **option_kwargs: Any,
     ) -> None:
-        if spsa_epsilon <= 0:
-            raise ValueError(f"spsa_epsilon must be > 0, got {spsa_epsilon}.")
-        if spsa_num_directions < 1:
-            raise ValueError(f"spsa_num_directions must be >= 1, got {spsa_num_directions}.")
-        if max_workers is not None and max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}.")
-        method = validate_gradient_method(gradient_method)
+        if options is None:
+            options = LayerOptions(**option_kwargs)
+        elif option_kwargs:
+            raise TypeError("Pass either options=LayerOptions(...) or keyword options, not both.")
+        method = options.gradient_method
         if method == "best" and isinstance(qnode.diff_method, str) and qnode.diff_method != "best":
             method = validate_gradient_method(qnode.diff_method)
+        self.options = options
         self.qnode = qnode
+        self.input_arg = input_arg
         self.weight_names = tuple(weight_names)
         self.shots = qnode.shots if qnode.shots else None
+        self.requested_method = method
         self.gradient_method = resolve_gradient_method(method, qnode.device, self.shots, prefer)
         self._device_vjp = self.gradient_method == "adjoint" and _supports_vjp(qnode.device)
-        self.spsa_epsilon = float(spsa_epsilon)
-        self.spsa_num_directions = int(spsa_num_directions)
-        self.async_execution = bool(async_execution)
-        self.max_workers = int(max_workers or os.cpu_count() or 1)
-        self._rng = np.random.default_rng(seed)
+        self.spsa_epsilon = float(options.spsa_epsilon)
+        self.spsa_num_directions = int(options.spsa_num_directions)
+        self.async_execution = options.async_execution
+        self.max_workers = int(options.max_workers or os.cpu_count() or 1)
+        self._rng = np.random.default_rng(options.seed)
         self._local = threading.local()
-        self._template = _pristine_copy(qnode.device) if async_execution else None
-        self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape (issue 6)
+        self._template = _pristine_copy(qnode.device) if self.async_execution else None
+        self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape
+
+    def method_for(self, tape: qml.tape.QuantumScript) -> str:
+        """The gradient method for one recorded circuit.
+
+        ``best`` resolved to adjoint, but adjoint differentiates expectation values only: a
+        circuit measuring ``probs``, ``var``, ... uses backprop where the device has it, else
+        parameter-shift (as PennyLane's own ``best`` does).
+        """
+        if self.requested_method != "best" or self.gradient_method != "adjoint":
+            return self.gradient_method
+        if all(isinstance(m, qml.measurements.ExpectationMP) for m in tape.measurements):
+            return "adjoint"
+        config = ExecutionConfig(gradient_method="backprop", interface="autograd")
+        try:
+            if self.qnode.device.supports_derivatives(config):
+                return "backprop"
+        except Exception:  # a device that cannot answer does not support it
+            pass
+        return "parameter-shift"
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BatchExecutor:
         """Copy the options and sampler state; the QNode (function and device) is shared."""
@@ -317,15 +232,21 @@ class BatchExecutor:
         Python-executed devices (measured: 0.1 s vs 51 s for 64 rows on 10 qubits).
         """
         engine_batch = _engine()
-        if engine_batch is None or not engine_batch.eligible(
-            self.qnode.device, self.gradient_method, self.shots
+        if (
+            not self.options.fast_path
+            or engine_batch is None
+            or not engine_batch.eligible(self.qnode.device, self.gradient_method, self.shots)
         ):
             return None
         key = (n_features, tuple((k, tuple(v)) for k, v in weight_shapes.items()))
         if key not in self._engine:
             with PENNYLANE_LOCK:
                 self._engine[key] = engine_batch.engine_circuit(
-                    self.qnode.func, dict(weight_shapes), n_features, self.qnode.device.wires
+                    self.qnode.func,
+                    dict(weight_shapes),
+                    n_features,
+                    self.qnode.device.wires,
+                    self.input_arg,
                 )
         return self._engine[key]
 
@@ -351,7 +272,11 @@ class BatchExecutor:
         fast = self.engine_circuit(x.shape[1], shapes)
         if fast is not None:
             start = time.perf_counter()
-            outputs, engine_vjp = _engine().run_numpy(fast, x, w, with_vjp)
+            try:
+                outputs, engine_vjp = _engine().run_numpy(fast, x, w, with_vjp)
+            except _engine().EngineUnsupportedError:  # this call's structure is not supported
+                fast = None
+        if fast is not None:
             record_engine_batch(self.qnode.device, len(x), time.perf_counter() - start)
             if engine_vjp is None:
                 return BatchResult(outputs, None)
@@ -416,8 +341,10 @@ class BatchExecutor:
         themselves (backprop, adjoint) get the broadcast tape and expand it as they need.
         """
         kwargs = dict(zip(self.weight_names, w, strict=True))
-        tape = qml.workflow.construct_tape(self.qnode, level="user")(inputs=x, **kwargs)
-        if tape.batch_size is not None and self.gradient_method not in _EXACT_METHODS:
+        tape = qml.workflow.construct_tape(self.qnode, level="user")(
+            **{self.input_arg: x}, **kwargs
+        )
+        if tape.batch_size is not None and self.method_for(tape) not in EXACT_METHODS:
             tapes, _ = qml.transforms.broadcast_expand(tape)
             return list(tapes)
         return [tape]
@@ -464,6 +391,7 @@ class BatchExecutor:
             rows=rows,
             classical_vjp=classical_vjp if vjp_fn is not None else None,
             params=np.asarray(getval(flat_params), dtype=np.float64),
+            method=self.method_for(captured["tapes"][0]),
         )
 
     def _device(self) -> Any:
@@ -512,7 +440,7 @@ class BatchExecutor:
         self, chunk: _Chunk, with_vjp: bool
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
         """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
-        if with_vjp and self.gradient_method == "adjoint" and chunk.params.size:
+        if with_vjp and chunk.method == "adjoint" and chunk.params.size:
             fast = self._run_device_jacobian(chunk)
             if fast is not None:
                 return fast
@@ -529,9 +457,9 @@ class BatchExecutor:
             results = qml.execute(
                 tapes,
                 self._device(),
-                diff_method=self.gradient_method if with_vjp else None,
+                diff_method=chunk.method if with_vjp else None,
                 interface="autograd" if with_vjp else None,
-                device_vjp=with_vjp and self._device_vjp,
+                device_vjp=with_vjp and self._device_vjp and chunk.method == "adjoint",
                 gradient_kwargs=self._gradient_kwargs(),
             )
             return anp.concatenate(

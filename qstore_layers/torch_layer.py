@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pennylane as qml
 
 try:
@@ -19,39 +19,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     ) from exc
 
 from qstore_layers import ansatz
-from qstore_layers.core import (
-    BatchExecutor,
-    BatchResult,
-    record_engine_batch,
-    validate_inputs,
-    validate_weight_shapes,
-)
+from qstore_layers.core import BatchExecutor
+from qstore_layers.options import LayerOptions
+from qstore_layers.torch_exec import TorchExecution
+from qstore_layers.validation import validate_weight_shapes
 
 __all__ = ["QuantumLayer", "QuantumLinear"]
 
 _LAZY_INIT_LOCK = threading.RLock()
-
-
-class _QuantumFunction(torch.autograd.Function):
-    """Autograd node whose forward and backward are delegated to a :class:`BatchExecutor`."""
-
-    @staticmethod
-    def forward(ctx: Any, result: BatchResult, inputs: torch.Tensor, *weights: torch.Tensor) -> Any:
-        ctx.vjp = result.vjp
-        ctx.meta = (inputs.dtype, inputs.device, [(w.dtype, w.device) for w in weights])
-        out_dtype = inputs.dtype if inputs.is_floating_point() else torch.get_default_dtype()
-        return torch.from_numpy(result.outputs).to(device=inputs.device, dtype=out_dtype)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> Any:
-        d_x, d_w = ctx.vjp(grad_output.detach().cpu().double().numpy())
-        x_dtype, x_device, w_meta = ctx.meta
-        grad_x = torch.from_numpy(d_x).to(device=x_device, dtype=x_dtype)
-        grads = [
-            torch.from_numpy(g).to(device=dev, dtype=dt)
-            for g, (dt, dev) in zip(d_w.values(), w_meta, strict=True)
-        ]
-        return (None, grad_x if ctx.needs_input_grad[1] else None, *grads)
 
 
 def _default_init(tensor: torch.Tensor) -> torch.Tensor:
@@ -59,65 +34,144 @@ def _default_init(tensor: torch.Tensor) -> torch.Tensor:
     return nn.init.uniform_(tensor, 0.0, 2 * math.pi)
 
 
-def _run(executor: BatchExecutor, inputs: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> Any:
-    """Validate ``inputs``, execute the batch and connect it to torch autograd."""
+def _initial_value(name: str, shape: tuple[int, ...], init: Any) -> torch.Tensor:
+    """The initial value of weight ``name``: ``init`` is a callable ``init(tensor)`` (its return
+    value is used when it returns a tensor, as ``torch.nn.init`` functions do) or a tensor."""
+    if isinstance(init, torch.Tensor | np.ndarray | list | tuple | float | int):
+        value = torch.as_tensor(init, dtype=torch.get_default_dtype()).detach().clone()
+        if tuple(value.shape) != shape:
+            raise ValueError(
+                f"init_method[{name!r}] has shape {tuple(value.shape)}, but weight_shapes gives "
+                f"{shape}; pass a tensor of that shape or an init function."
+            )
+        return value
+    if not callable(init):
+        raise TypeError(
+            f"init_method for {name!r} must be a callable init(tensor) or a tensor, got "
+            f"{type(init).__name__}."
+        )
+    tensor = torch.empty(shape if shape else (1,))
+    with torch.no_grad():
+        returned = init(tensor)
+    value = returned if isinstance(returned, torch.Tensor) else tensor
+    value = torch.as_tensor(value).detach().clone()
+    if not shape:
+        value = value.reshape(-1)[0]
+    if tuple(value.shape) != shape:
+        raise ValueError(
+            f"init_method for {name!r} returned shape {tuple(value.shape)}, expected {shape}."
+        )
+    return value
+
+
+def _initial_values(
+    shapes: Mapping[str, tuple[int, ...]], init_method: Any
+) -> dict[str, torch.Tensor]:
+    """Initial weights from ``init_method`` (``None``, a callable, or a dict per weight)."""
+    if isinstance(init_method, Mapping):
+        missing = sorted(set(shapes) - set(init_method))
+        unknown = sorted(set(init_method) - set(shapes))
+        if missing or unknown:
+            raise KeyError(
+                f"init_method must give every weight exactly once: missing {missing}, unknown "
+                f"{unknown}."
+            )
+        return {name: _initial_value(name, s, init_method[name]) for name, s in shapes.items()}
+    init = _default_init if init_method is None else init_method
+    return {name: _initial_value(name, s, init) for name, s in shapes.items()}
+
+
+def _as_input_tensor(inputs: Any) -> torch.Tensor:
+    """Inputs as a floating tensor; arrays and lists are accepted like ``nn.Linear`` users expect."""
     if not isinstance(inputs, torch.Tensor):
-        inputs = torch.as_tensor(inputs, dtype=torch.get_default_dtype())
-    x_np, unbatched = validate_inputs(inputs.detach().cpu().double().numpy())
-    tensors = [weights[name] for name in executor.weight_names]
-    # Engine fast path (issue 6, docs/performance.md): simulate the batch with torch on the
-    # inputs' device, complex64 for float32 inputs and complex128 for float64; autograd runs
-    # the engine's adjoint pass. ``None`` when the device/method/circuit does not qualify.
-    fast = executor.engine_circuit(
-        x_np.shape[1],
-        {n: tuple(t.shape) for n, t in zip(executor.weight_names, tensors, strict=True)},
-    )
-    if fast is not None:
-        x2d = inputs.reshape(1, -1) if unbatched else inputs
-        if not x2d.is_floating_point():
-            x2d = x2d.to(torch.get_default_dtype())
-        precise = x2d.dtype == torch.float64
-        start = time.perf_counter()
-        out = fast.with_dtype(torch.complex128 if precise else torch.complex64)(x2d, tensors)
-        record_engine_batch(executor.qnode.device, len(x2d), time.perf_counter() - start)
-        out = out.to(x2d.dtype)
-        return out[0] if unbatched else out
-    needs_grad = torch.is_grad_enabled() and (
-        inputs.requires_grad or any(w.requires_grad for w in tensors)
-    )
-    w_np = {
-        name: t.detach().cpu().double().numpy()
-        for name, t in zip(executor.weight_names, tensors, strict=True)
-    }
-    result = executor.execute(x_np, w_np, with_vjp=needs_grad)
-    x2d = inputs.reshape(1, -1) if unbatched else inputs
-    out = _QuantumFunction.apply(result, x2d, *tensors)
-    return out[0] if unbatched else out
+        inputs = torch.as_tensor(np.asarray(inputs), dtype=torch.get_default_dtype())
+    if not inputs.is_floating_point():
+        inputs = inputs.to(torch.get_default_dtype())
+    if inputs.dim() == 0:
+        raise ValueError(
+            "Quantum layer inputs must have shape (features,) or (*, features); got a scalar."
+        )
+    if inputs.shape[-1] == 0:
+        raise ValueError("Quantum layer inputs have 0 features; pass at least one feature.")
+    if not bool(torch.isfinite(inputs).all()):
+        raise ValueError(
+            "Quantum layer inputs contain NaN or inf; clean or impute the data before the "
+            "quantum layer."
+        )
+    return inputs
+
+
+def run_layer(
+    execution: TorchExecution, inputs: Any, weights: Mapping[str, torch.Tensor]
+) -> torch.Tensor:
+    """Run a layer on ``inputs`` of shape ``(features,)`` or ``(*, features)``.
+
+    Leading dimensions are flattened into one batch and restored on the outputs (as
+    ``nn.Linear`` does); an empty batch gives an empty output with the right trailing shape.
+    Under ``torch.compile`` this runs eagerly (a graph break): the circuit is simulated by
+    PennyLane or the engine, not by Inductor.
+    """
+    x = _as_input_tensor(inputs)
+    if torch._C._functorch.is_functorch_wrapped_tensor(x) or any(
+        torch._C._functorch.is_functorch_wrapped_tensor(w) for w in weights.values()
+    ):
+        raise RuntimeError(
+            "Quantum layers do not run under torch.func transforms (grad, vmap, jacrev, ...): "
+            "their circuits run outside torch's functional tracing. Use torch.autograd.grad, "
+            "torch.autograd.functional.jacobian/hessian, or a batch dimension instead of vmap."
+        )
+    weights = {name: w.to(x) for name, w in weights.items()}
+    if x.dim() == 1:
+        return execution(x, weights)
+    lead = x.shape[:-1]
+    flat = x.reshape(-1, x.shape[-1])
+    if flat.shape[0] == 0:  # evaluate one zero row for the output shape, keep none of it
+        probe = execution(flat.new_zeros(1, flat.shape[-1]), weights)
+        return _reshape(probe, lead, empty=True)
+    return _reshape(execution(flat, weights), lead)
+
+
+def _reshape(out: Any, lead: torch.Size, empty: bool = False) -> torch.Tensor:
+    """Restore the leading dimensions; a shot vector stacks one output per shot setting."""
+    if isinstance(out, tuple):
+        return torch.stack([_reshape(o, lead, empty) for o in out], dim=0)
+    if empty:
+        out = out[:0]
+    return out.reshape(*lead, *out.shape[1:])
 
 
 class QuantumLayer(nn.Module):
-    """A ``torch.nn.Module`` that runs a QNode on each row of its input.
+    """A ``torch.nn.Module`` that runs a QNode on each row of its input; a drop-in for
+    PennyLane's ``qml.qnn.TorchLayer``.
 
     Args:
-        qnode: QNode taking ``inputs`` (the batch, shape ``(batch, features)``) and the weights.
-        weight_shapes: Shape of every weight argument of the QNode.
+        qnode: QNode with an ``inputs`` argument (see :meth:`set_input_argument`) and weights.
+        weight_shapes: Shape of every weight argument of the QNode (``1`` means a scalar, as in
+            ``TorchLayer``).
+        init_method: ``init(tensor)`` for all weights (e.g. ``torch.nn.init.normal_``), or a dict
+            giving every weight a callable or a fixed tensor. Default: uniform in [0, 2π).
         gradient_method: ``best`` (default), ``backprop``, ``adjoint``, ``parameter-shift``,
             ``finite-diff`` or ``spsa``. ``best`` honours a method set on the QNode.
         spsa_epsilon: SPSA step size.
         spsa_num_directions: Directions averaged per SPSA estimate.
-        async_execution: Execute chunks of the batch concurrently in threads.
-        max_workers: Number of concurrent chunks (default: CPU count).
+        async_execution: Kept for the Keras layer's option set; ``forward_async`` is the torch
+            way to overlap batches.
+        max_workers: See ``async_execution``.
         seed: Seed of the SPSA sampler.
-        init_method: ``init(tensor)`` for the weights, or a dict of them per weight name.
+        fast_path: Allow the exact engine path (see :mod:`qstore_layers.torch_exec`).
 
-    Outputs have shape ``(batch, n_outputs)`` (measurements flattened and concatenated), on the
-    input's device and dtype; an unbatched ``(features,)`` input gives ``(n_outputs,)``.
+    Outputs are shaped as ``TorchLayer`` shapes them: ``(*, n_outputs)`` for several
+    measurements (flattened and concatenated), ``(*,)`` for one expectation value, and a leading
+    axis per shot setting for a shot vector; on the input's dtype.
     """
+
+    _input_arg = "inputs"
 
     def __init__(
         self,
         qnode: qml.QNode,
         weight_shapes: Mapping[str, int | Sequence[int]],
+        init_method: Callable[[torch.Tensor], Any] | Mapping[str, Any] | None = None,
         *,
         gradient_method: str = "best",
         spsa_epsilon: float = 0.01,
@@ -125,44 +179,80 @@ class QuantumLayer(nn.Module):
         async_execution: bool = False,
         max_workers: int | None = None,
         seed: int | None = None,
-        init_method: Callable[[torch.Tensor], Any] | Mapping[str, Callable] | None = None,
+        fast_path: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(qnode, qml.QNode):
             raise TypeError(f"QuantumLayer needs a pennylane QNode, got {type(qnode).__name__}.")
-        shapes = validate_weight_shapes(qnode.func, weight_shapes)
-        self.executor = BatchExecutor(
-            qnode,
-            list(shapes),
+        if qnode.interface not in ("auto", "torch"):
+            raise ValueError(
+                f"QuantumLayer runs QNodes on the torch interface; this QNode has "
+                f"interface={qnode.interface!r}. Build it with interface='auto' or 'torch'."
+            )
+        input_arg = type(self)._input_arg
+        shapes = validate_weight_shapes(qnode.func, weight_shapes, input_arg)
+        options = LayerOptions(
             gradient_method=gradient_method,
             spsa_epsilon=spsa_epsilon,
             spsa_num_directions=spsa_num_directions,
             seed=seed,
             async_execution=async_execution,
             max_workers=max_workers,
+            fast_path=fast_path,
         )
-        for name, shape in shapes.items():
-            init = (
-                init_method.get(name, _default_init) if isinstance(init_method, Mapping) else None
-            )
-            init = init or init_method or _default_init
-            param = nn.Parameter(torch.empty(shape))
-            with torch.no_grad():
-                init(param)
-            self.register_parameter(name, param)
+        self.executor = BatchExecutor(qnode, list(shapes), options=options, input_arg=input_arg)
+        self.execution = TorchExecution(self.executor)
+        self.input_arg = input_arg
+        for name, value in _initial_values(shapes, init_method).items():
+            self.register_parameter(name, nn.Parameter(value))
+
+    @staticmethod
+    def set_input_argument(input_name: str = "inputs") -> None:
+        """Name the QNode argument that receives the inputs for layers built after this call
+        (as ``TorchLayer.set_input_argument``)."""
+        QuantumLayer._input_arg = input_name
 
     @property
     def qnode(self) -> qml.QNode:
         """The wrapped QNode."""
         return self.executor.qnode
 
+    @property
+    def qnode_weights(self) -> dict[str, nn.Parameter]:
+        """The QNode's weights by name (as ``TorchLayer.qnode_weights``)."""
+        return {name: getattr(self, name) for name in self.executor.weight_names}
+
+    def _qnode_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
+        return {self.input_arg: x, **{n: w.to(x) for n, w in self.qnode_weights.items()}}
+
+    def construct(self, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
+        """Record the QNode on ``args[0]`` with the layer's weights; returns the tape (for
+        ``qml.draw``/``qml.specs`` style inspection, as ``TorchLayer.construct``)."""
+        x = _as_input_tensor(args[0])
+        return qml.workflow.construct_tape(self.execution.qnode)(**self._qnode_kwargs(x))
+
+    def draw(self, inputs: Any, **draw_kwargs: Any) -> str:
+        """``qml.draw`` of the QNode on ``inputs`` with the layer's current weights."""
+        x = _as_input_tensor(inputs)
+        return qml.draw(self.execution.qnode, **draw_kwargs)(**self._qnode_kwargs(x))
+
+    def specs(self, inputs: Any) -> dict[str, Any]:
+        """``qml.specs`` of the QNode on ``inputs`` with the layer's current weights."""
+        x = _as_input_tensor(inputs)
+        return qml.specs(self.execution.qnode)(**self._qnode_kwargs(x))
+
+    @torch.compiler.disable(recursive=True)
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Run the QNode on ``inputs`` of shape ``(batch, features)`` or ``(features,)``."""
-        return _run(self.executor, inputs, dict(self.named_parameters(recurse=False)))
+        """Run the QNode on ``inputs`` of shape ``(features,)`` or ``(*, features)``."""
+        return run_layer(self.execution, inputs, self.qnode_weights)
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
         return await _to_thread(self, inputs)
+
+    def extra_repr(self) -> str:
+        """Summary shown by ``print(module)``."""
+        return f"func={self.qnode.func.__name__}, gradient_method={self.executor.gradient_method!r}"
 
 
 class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
@@ -185,6 +275,9 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         max_workers: Number of concurrent chunks (default: CPU count).
         bias: Add a trainable bias to the outputs.
         seed: Seed of the device's shot sampler (named devices) and of the SPSA sampler.
+        fast_path: Allow the exact engine path (see :mod:`qstore_layers.torch_exec`).
+
+    Like ``nn.Linear`` it takes ``(*, in_features)`` and returns ``(*, out_features)``.
     """
 
     cls_to_become = None
@@ -205,6 +298,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         max_workers: int | None = None,
         bias: bool = False,
         seed: int | None = None,
+        fast_path: bool = True,
     ) -> None:
         super().__init__()
         ansatz.validate_ansatz(n_qubits, n_layers, encoding)
@@ -213,17 +307,19 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         self.out_features = len(self.readout) * n_qubits
         dev = ansatz.make_device(device, n_qubits, seed)
         qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
-        self.executor = BatchExecutor(
-            qnode,
-            ["weights"],
+        options = LayerOptions(
             gradient_method=gradient_method,
             spsa_epsilon=spsa_epsilon,
             spsa_num_directions=spsa_num_directions,
             seed=seed,
             async_execution=async_execution,
             max_workers=max_workers,
-            prefer=ansatz.preferred_methods(encoding),
+            fast_path=fast_path,
         )
+        self.executor = BatchExecutor(
+            qnode, ["weights"], options=options, prefer=ansatz.preferred_methods(encoding)
+        )
+        self.execution = TorchExecution(self.executor)
         self.register_buffer("n_features", torch.tensor(0))
         self.weights = nn.parameter.UninitializedParameter()
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
@@ -236,8 +332,8 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         with _LAZY_INIT_LOCK:
             if not self.has_uninitialized_params():
                 return
-            if inputs.dim() not in (1, 2):
-                validate_inputs(inputs.detach().cpu().numpy())  # raises the rank error
+            if inputs.dim() == 0:
+                raise ValueError("QuantumLinear inputs must have shape (*, features).")
             n_features = int(inputs.shape[-1])
             shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
             with torch.no_grad():
@@ -265,17 +361,40 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         """Number of input features (0 until the first call or a loaded state_dict)."""
         return int(self.n_features)
 
+    @torch.compiler.disable(recursive=True)
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Run the circuit on ``inputs`` of shape ``(batch, features)`` or ``(features,)``."""
-        n_features = int(inputs.shape[-1]) if inputs.dim() else 0
+        """Run the circuit on ``inputs`` of shape ``(*, features)`` or ``(features,)``."""
+        x = torch.as_tensor(inputs) if not isinstance(inputs, torch.Tensor) else inputs
+        n_features = int(x.shape[-1]) if x.dim() else 0
         if n_features != self.in_features:
             raise ValueError(
                 f"QuantumLinear was built for {self.in_features} input features, got {n_features}."
             )
-        if isinstance(inputs, torch.Tensor) and inputs.requires_grad:
+        if x.requires_grad:
             ansatz.check_input_gradient(self.encoding, self.executor.gradient_method)
-        out = _run(self.executor, inputs, {"weights": self.weights})
+        if self.encoding == "amplitude" and x.numel():
+            ansatz.check_amplitude_rows(
+                self.encoding, torch.linalg.vector_norm(x.detach().reshape(-1, n_features), dim=1)
+            )
+        out = run_layer(self.execution, x, {"weights": self.weights})
         return out + self.bias.to(out) if self.bias is not None else out
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
+        """Refuse a checkpoint of another architecture (other n_layers, n_qubits, encoding)."""
+        weights, features = (
+            state_dict.get(prefix + "weights"),
+            state_dict.get(prefix + "n_features"),
+        )
+        if weights is not None and features is not None and int(features) > 0:
+            want = ansatz.weight_shape(int(features), self.n_qubits, self.n_layers, self.encoding)
+            if tuple(weights.shape) != want:
+                raise RuntimeError(
+                    f"This checkpoint's weights have shape {tuple(weights.shape)}, but "
+                    f"QuantumLinear(n_qubits={self.n_qubits}, n_layers={self.n_layers}, "
+                    f"encoding={self.encoding!r}) with {int(features)} input features needs "
+                    f"{want}; build the layer with the checkpoint's settings."
+                )
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""

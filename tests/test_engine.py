@@ -104,7 +104,6 @@ def test_layer_workload_odd_sizes_and_gradients(n: int, batch: int) -> None:
     w = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     circuit = _w1(n)
     traced = TracedCircuit(circuit, {"weights": (2, n, 3)}, n, range(n), torch.complex128)
-    assert traced.gathered
     got = traced(x, [w])
     want = _reference(lambda p: circuit(*p), [x, w])
     torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
@@ -148,7 +147,6 @@ def test_traced_circuit_rerecords_derived_angles() -> None:
         return [qml.expval(qml.Z(1))]
 
     traced = TracedCircuit(circuit, {"weights": (1,)}, 1, [0, 1], torch.complex128)
-    assert not traced.gathered
     x = torch.tensor([[0.3], [1.1]], dtype=torch.float64, requires_grad=True)
     w = torch.tensor([0.7], dtype=torch.float64, requires_grad=True)
     got = traced(x, [w])

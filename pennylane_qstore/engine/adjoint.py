@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
 from pennylane_qstore.engine import kernels
 from pennylane_qstore.engine.program import Layer, Permutation, Program
@@ -107,6 +106,31 @@ def _combined_bra(
     return lam
 
 
+def _simulate(
+    program: Program,
+    tables: _DeviceTables,
+    initial: torch.Tensor,
+    matrices: tuple[torch.Tensor, ...] | list[torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the program forward; return the outputs and the final state (torch ops only, so it is
+    differentiable when called with grad mode on)."""
+    n = program.n_wires
+    psi = initial if program.state_prep is not None else kernels.product_state(initial)
+    it = iter(matrices)
+    for i, step in enumerate(program.steps):
+        if isinstance(step, Layer) and step.cyclic:
+            for _chunk in step.chunks:
+                psi = kernels.apply_leading_rotate(psi, next(it))
+        elif isinstance(step, Layer):
+            for chunk in step.chunks:
+                psi = kernels.apply_chunk(psi, next(it), n, chunk.start, len(chunk.blocks))
+        elif isinstance(step, Permutation):
+            psi = kernels.apply_perm(psi, *tables.perms[i][0])
+        else:
+            psi = kernels.apply_wires(psi, next(it), n, step.wires)
+    return _readout(program, tables, psi), psi
+
+
 class AdjointSimulation(torch.autograd.Function):
     """``apply(program, tables, initial, *matrices) -> (B, n_outputs)`` expectation values.
 
@@ -122,31 +146,34 @@ class AdjointSimulation(torch.autograd.Function):
         initial: torch.Tensor,
         *matrices: torch.Tensor,
     ) -> torch.Tensor:
-        n = program.n_wires
-        psi = initial if program.state_prep is not None else kernels.product_state(initial)
-        it = iter(matrices)
-        for i, step in enumerate(program.steps):
-            if isinstance(step, Layer) and step.cyclic:
-                for _chunk in step.chunks:
-                    psi = kernels.apply_leading_rotate(psi, next(it))
-            elif isinstance(step, Layer):
-                for chunk in step.chunks:
-                    psi = kernels.apply_chunk(psi, next(it), n, chunk.start, len(chunk.blocks))
-            elif isinstance(step, Permutation):
-                psi = kernels.apply_perm(psi, *tables.perms[i][0])
-            else:
-                psi = kernels.apply_wires(psi, next(it), n, step.wires)
-        out = _readout(program, tables, psi)
+        out, psi = _simulate(program, tables, initial, matrices)
         ctx.program, ctx.tables, ctx.psi = program, tables, psi
         ctx.save_for_backward(initial, *matrices)
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor):
-        amplitudes = ctx.psi.numel()
-        with engine_threads(amplitudes, ctx.psi.device):
+        if torch.is_grad_enabled():
+            # create_graph=True (gradient penalties, Hessians, gradgradcheck): the adjoint sweep
+            # is not itself differentiable, so the gradient is recomputed by differentiating the
+            # forward simulation, with a graph torch can differentiate again.
+            return AdjointSimulation._backward_differentiable(ctx, grad_out)
+        with engine_threads(ctx.psi.numel(), ctx.psi.device):
             return AdjointSimulation._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward_differentiable(ctx: Any, grad_out: torch.Tensor):
+        initial, *matrices = ctx.saved_tensors
+        inputs = [initial, *matrices]
+        wanted = [i for i, t in enumerate(inputs) if ctx.needs_input_grad[2 + i]]
+        out, _ = _simulate(ctx.program, ctx.tables, initial, matrices)
+        grads = torch.autograd.grad(
+            out, [inputs[i] for i in wanted], grad_out, create_graph=True, allow_unused=True
+        )
+        result: list[torch.Tensor | None] = [None] * len(inputs)
+        for i, g in zip(wanted, grads, strict=True):
+            result[i] = g
+        return (None, None, *result)
 
     @staticmethod
     def _backward(ctx: Any, grad_out: torch.Tensor):
@@ -154,7 +181,7 @@ class AdjointSimulation(torch.autograd.Function):
         # then a plain matmul (a conjugated operand would be copied by torch), and undoing U on
         # conj(ψ) is applying conj(U^†) = U^T.
         program, tables = ctx.program, ctx.tables
-        psi, ctx.psi = ctx.psi, None
+        psi = ctx.psi  # kept on ctx: a retained graph (retain_graph=True) is swept again
         initial, *matrices = ctx.saved_tensors
         n = program.n_wires
         lam = _combined_bra(program, tables, psi, grad_out)

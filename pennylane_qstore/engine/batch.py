@@ -14,6 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from pennylane_qstore.engine.program import EngineUnsupportedError
+
+__all__ = [
+    "ENGINE_DEVICES",
+    "ENGINE_METHODS",
+    "EngineUnsupportedError",
+    "eligible",
+    "engine_circuit",
+]
+
 ENGINE_DEVICES = ("qstore.router", "default.qubit")
 """Devices whose analytic simulation the engine may take over."""
 
@@ -41,11 +51,13 @@ def engine_circuit(
     weight_shapes: Mapping[str, Sequence[int]],
     n_features: int,
     wires: Sequence,
+    input_arg: str = "inputs",
 ):
     """Compile ``qfunc(inputs, **weights)`` for the engine, or return ``None`` if it cannot run.
 
     Returns ``None`` (the caller keeps its generic path) when torch is missing or the circuit
-    uses an operation or measurement the engine does not support.
+    uses an operation or measurement the engine does not support. The function is recorded
+    again on every call with that call's tensors, so its angles are always its own.
     """
     try:
         import torch  # noqa: F401
@@ -55,7 +67,7 @@ def engine_circuit(
     from pennylane_qstore.engine.traced import TracedCircuit
 
     try:
-        return TracedCircuit(qfunc, weight_shapes, n_features, wires)
+        return TracedCircuit(qfunc, weight_shapes, n_features, wires, input_arg=input_arg)
     except EngineUnsupportedError:
         return None
 
