@@ -271,3 +271,31 @@ def test_command_line_server() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("entry", "valid"),
+    [
+        ({"gate": "ms", "targets": [0, 1], "phases": [0, 0], "angle": 0}, False),
+        ({"gate": "ms", "targets": [0, 1], "phases": [0, 0], "angle": 0.1}, True),
+        ({"gate": "zz", "targets": [0, 1], "angle": -0.5}, True),
+        ({"gate": "zz", "targets": [0, 1], "angle": 1.5}, False),
+        ({"gate": "gpi", "target": 0, "phase": "0.1"}, False),
+    ],
+)
+def test_server_and_parser_share_one_validator(
+    client: IonQClient, entry: dict, valid: bool
+) -> None:
+    """The local server and ``gates_from_json`` accept and refuse exactly the same gates."""
+    from pennylane_qstore.ionq.native import gates_from_json
+
+    payload = job_payload([[entry]], 2, gateset="native")
+    if valid:
+        assert len(gates_from_json([entry], 2)) == 1
+        client.submit_job(payload)
+        return
+    with pytest.raises(ValueError) as parsed:
+        gates_from_json([entry], 2)
+    with pytest.raises(IonQAPIError) as served:
+        client.submit_job(payload)
+    assert str(parsed.value) in served.value.message

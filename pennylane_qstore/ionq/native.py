@@ -22,7 +22,6 @@ API (stable, used by the IonQ device, client and local server):
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import pennylane as qml
 from pennylane.operation import Operator
 
 from pennylane_qstore.ionq.ops import GPI, GPI2, MS, ZZ, turns_to_rad
+from pennylane_qstore.ionq.simulate import validate_circuit
 
 _OP_CLASSES = {"gpi": GPI, "gpi2": GPI2, "ms": MS, "zz": ZZ}
 TWO_QUBIT_GATES = frozenset({"ms", "zz"})
@@ -149,7 +149,7 @@ class NativeCircuit:
 
 
 def gates_from_json(circuit: Sequence[dict], qubits: int) -> list[NativeGate]:
-    """Parse and validate an IonQ native gate list.
+    """Parse an IonQ native gate list, checked by :func:`.simulate.validate_circuit`.
 
     Args:
         circuit: the ``circuit`` list of an ``ionq.circuit.v1`` native job.
@@ -159,43 +159,18 @@ def gates_from_json(circuit: Sequence[dict], qubits: int) -> list[NativeGate]:
         The gates, in order.
 
     Raises:
-        ValueError: naming the offending entry for an unknown gate, bad target, missing field or a
-            phase/angle outside IonQ's ranges (phases in [-1, 1]; angles in [0, 1/4] for ms and
-            [0, 1] for zz, in turns).
+        CircuitError: (a ``ValueError``) naming the offending entry, as the local server does.
     """
+    validate_circuit(circuit, "native", qubits)
     gates = []
-    for index, entry in enumerate(circuit):
-        name = entry.get("gate") if isinstance(entry, dict) else None
-        where = f"native gate #{index} {entry!r}"
-        if name not in _OP_CLASSES:
-            raise ValueError(f"{where}: unknown gate; native gates are gpi, gpi2, ms, zz")
-        try:
-            targets = (
-                (int(entry["target"]),)
-                if name in ("gpi", "gpi2")
-                else tuple(int(t) for t in entry["targets"])
-            )
-            phases = (
-                (float(entry["phase"]),)
-                if name in ("gpi", "gpi2")
-                else tuple(float(p) for p in entry.get("phases", ()))
-            )
-            angle = float(entry.get("angle", 0.25)) if name in TWO_QUBIT_GATES else None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: missing or malformed field ({exc})") from exc
-        expected = 2 if name in TWO_QUBIT_GATES else 1
-        if len(targets) != expected or len(set(targets)) != expected:
-            raise ValueError(f"{where}: needs {expected} distinct target qubit(s)")
-        if any(not 0 <= t < qubits for t in targets):
-            raise ValueError(f"{where}: target outside 0..{qubits - 1}")
-        if name == "ms" and len(phases) != 2:
-            raise ValueError(f"{where}: ms needs two phases")
-        if any(not (math.isfinite(p) and -1 <= p <= 1) for p in phases):
-            raise ValueError(f"{where}: phases must be finite and within [-1, 1] turns")
-        top = 0.25 if name == "ms" else 1.0
-        if angle is not None and not (math.isfinite(angle) and 0 <= angle <= top):
-            raise ValueError(f"{where}: angle must be within [0, {top}] turns")
-        gates.append(NativeGate(name, targets, phases, angle))
+    for entry in circuit:
+        name = entry["gate"]
+        if name in TWO_QUBIT_GATES:
+            targets = tuple(entry["targets"])
+            phases = () if name == "zz" else tuple(map(float, entry.get("phases", (0.0, 0.0))))
+            gates.append(NativeGate(name, targets, phases, float(entry.get("angle", 0.25))))
+        else:
+            gates.append(NativeGate(name, (entry["target"],), (float(entry["phase"]),)))
     return gates
 
 

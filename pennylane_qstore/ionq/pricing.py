@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-QPU_BACKENDS = ("qpu.aria-1", "qpu.aria-2", "qpu.forte-1", "qpu.forte-enterprise-1")
+from pennylane_qstore.ionq.backends import QPU_BACKENDS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from pennylane_qstore.ionq.pricing import AZURE_RATES, QPU_BACKENDS, RateCard, job_cost
+from pennylane_qstore.ionq.backends import (
+    BACKEND_NAMES,
+    BACKEND_QUBITS,
+    BACKENDS,
+    MAX_SHOTS,
+    MIN_SHOTS_ERROR_MITIGATION,
+    QPU_BACKENDS,
+)
+from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
 from pennylane_qstore.ionq.simulate import (
     CircuitError,
     gate_counts,
@@ -31,13 +39,6 @@ from pennylane_qstore.ionq.simulate import (
 )
 
 API_PREFIX = "/v0.4"
-BACKEND_QUBITS = {
-    "simulator": 29,
-    "qpu.aria-1": 25,
-    "qpu.aria-2": 25,
-    "qpu.forte-1": 36,
-    "qpu.forte-enterprise-1": 36,
-}
 # Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
 NOISE_MODELS = {
     "ideal": (0.0, 0.0),
@@ -46,8 +47,6 @@ NOISE_MODELS = {
     "forte-1": (0.0002, 0.004),
     "forte-enterprise-1": (0.0002, 0.004),
 }
-MAX_SHOTS = 1_000_000
-MIN_SHOTS_ERROR_MITIGATION = 500
 FAULT_KINDS = ("5xx", "429", "drop", "fail_job")
 
 
@@ -276,7 +275,7 @@ class LocalIonQServer:
         backend = payload.get("backend")
         if backend not in BACKEND_QUBITS:
             raise ApiError(
-                400, f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_QUBITS)}"
+                400, f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}"
             )
         shots = payload.get("shots", 100)
         if not isinstance(shots, int) or isinstance(shots, bool) or not 1 <= shots <= MAX_SHOTS:
@@ -326,7 +325,7 @@ class LocalIonQServer:
                 raise ApiError(400, f"circuit {number}: {err}") from None
             if (
                 gateset == "native"
-                and "aria" in backend
+                and "zz" not in BACKENDS[backend].entanglers
                 and any(gate["gate"] == "zz" for gate in circuit["circuit"])
             ):
                 raise ApiError(400, f"circuit {number}: {backend} has no native 'zz' gate")
@@ -380,7 +379,7 @@ class LocalIonQServer:
         )
         session_id = payload.get("session_id")
         if session_id is not None:
-            self._charge_session(session_id, cost)
+            self._charge_session(session_id, payload["backend"], cost)
         probs = [] if payload.get("dry_run") else self._results(payload, circuits)
         fault = self._take_fault(("fail_job",), "POST")
         failure = None if fault is None else {"code": fault.code, "error": "injected failure"}
@@ -409,11 +408,23 @@ class LocalIonQServer:
             self._order.append(job.id)
         return job
 
-    def _charge_session(self, session_id: str, cost: float) -> None:
+    def _charge_session(self, session_id: Any, backend: str, cost: float) -> None:
+        if not isinstance(session_id, str):
+            raise ApiError(
+                400,
+                f"session_id must be a string (the 'id' of the POST /sessions answer), "
+                f"got {type(session_id).__name__}",
+            )
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
                 raise ApiError(404, f"session {session_id} not found")
+            if session["backend"] != backend:
+                raise ApiError(
+                    400,
+                    f"session {session_id} is on {session['backend']}; this job asks for "
+                    f"{backend} (open a session on {backend} or change the job's backend)",
+                )
             settings = session["settings"]
             limit = (settings.get("cost_limit") or {}).get("value")
             if limit is not None and session["spent"] + cost > limit:
@@ -523,7 +534,7 @@ class LocalIonQServer:
 
     def _create_session(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("backend") not in BACKEND_QUBITS:
-            raise ApiError(400, f"sessions need a backend among {', '.join(BACKEND_QUBITS)}")
+            raise ApiError(400, f"sessions need a backend among {', '.join(BACKEND_NAMES)}")
         session = {
             "id": str(uuid.uuid4()),
             "backend": body["backend"],

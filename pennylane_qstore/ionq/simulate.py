@@ -78,7 +78,7 @@ def gate_matrix(gate: Gate, gateset: str) -> np.ndarray:
             phases = gate.get("phases", [0.0, 0.0])
             both = np.kron(_side(phases[0]), _side(phases[1]))
             return _rotation(both, 2 * np.pi * gate.get("angle", 0.25))
-        return _rotation(np.kron(_Z, _Z), 2 * np.pi * gate["angle"])
+        return _rotation(np.kron(_Z, _Z), 2 * np.pi * gate.get("angle", 0.25))
     if name in _FIXED:
         return _FIXED[name]
     if name in QIS_ROTATIONS:
@@ -107,37 +107,68 @@ def _check_number(gate: Gate, key: str, low: float, high: float, index: int) -> 
             f"gate {index} ({gate['gate']}): '{key}' must be a number, got {value!r}"
         )
     if not low <= value <= high:
+        span = f"[{low:g}, {high:g}]"
         raise CircuitError(
-            f"gate {index} ({gate['gate']}): '{key}'={value} is outside [{low}, {high}] turns"
+            f"gate {index} ({gate['gate']}): '{key}'={value} is outside {span} turns; "
+            f"it must be within {span}"
         )
+
+
+def _check_gate_name(gate: Any, index: int, gateset: str) -> str:
+    if not isinstance(gate, Mapping) or "gate" not in gate:
+        raise CircuitError(f"gate {index}: expected an object with a 'gate' field")
+    name = gate["gate"]
+    allowed = NATIVE_GATES if gateset == "native" else QIS_GATES
+    if name not in allowed:
+        other = "qis" if gateset == "native" else "native"
+        hint = (
+            f"; '{name}' is a {other} gate and gatesets cannot be mixed"
+            if name in (QIS_GATES if gateset == "native" else NATIVE_GATES)
+            else ""
+        )
+        raise CircuitError(
+            f"gate {index}: '{name}' is not a {gateset} gate (unknown gate; {gateset} gates are "
+            f"{', '.join(sorted(allowed))}){hint}"
+        )
+    return name
+
+
+def _check_native_parameters(gate: Gate, name: str, index: int) -> None:
+    if name in ("gpi", "gpi2"):
+        _check_number(gate, "phase", -1.0, 1.0, index)
+        return
+    if name == "zz":
+        _check_number({"gate": "zz", "angle": gate.get("angle", 0.25)}, "angle", -1.0, 1.0, index)
+        return
+    phases = gate.get("phases", [0.0, 0.0])
+    if not isinstance(phases, Sequence) or isinstance(phases, str) or len(phases) != 2:
+        raise CircuitError(f"gate {index} (ms): 'phases' must hold two numbers")
+    for phase in phases:
+        _check_number({"gate": "ms", "phase": phase}, "phase", -1.0, 1.0, index)
+    angle = gate.get("angle", 0.25)
+    _check_number({"gate": "ms", "angle": angle}, "angle", 0.0, 0.25, index)
+    if angle == 0:
+        raise CircuitError(f"gate {index} (ms): 'angle' must be in (0, 0.25] turns, got 0")
 
 
 def validate_circuit(circuit: Sequence[Gate], gateset: str, qubits: int) -> None:
     """Raise :class:`CircuitError` where IonQ would reject the gate list.
 
-    Checks gate names against the gateset (native and QIS gates are not mixed), qubit indices
-    against ``qubits``, and native phases in [-1, 1] turns with MS angles in (0, 0.25].
+    The one validator of IonQ circuit JSON: the local server, :func:`.native.gates_from_json`
+    and the converters call it. Checks gate names against the gateset (native and QIS gates
+    are not mixed), qubit indices against ``qubits`` (distinct within a gate), native phases in
+    [-1, 1] turns, MS angles in (0, 0.25] and ZZ angles in [-1, 1] turns (both default 0.25),
+    and finite QIS rotations.
     """
     if gateset not in ("native", "qis"):
         raise CircuitError(f"gateset must be 'native' or 'qis', got {gateset!r}")
-    allowed = NATIVE_GATES if gateset == "native" else QIS_GATES
     if not isinstance(circuit, Sequence) or isinstance(circuit, str):
         raise CircuitError("circuit must be a list of gate objects")
     for index, gate in enumerate(circuit):
-        if not isinstance(gate, Mapping) or "gate" not in gate:
-            raise CircuitError(f"gate {index}: expected an object with a 'gate' field")
-        name = gate["gate"]
-        if name not in allowed:
-            other = "qis" if gateset == "native" else "native"
-            hint = (
-                f" ('{name}' is a {other} gate; gatesets cannot be mixed)"
-                if name in (QIS_GATES if gateset == "native" else NATIVE_GATES)
-                else ""
-            )
-            raise CircuitError(f"gate {index}: '{name}' is not a {gateset} gate{hint}")
+        name = _check_gate_name(gate, index, gateset)
         try:
             controls, targets = gate_qubits(gate)
-        except KeyError:
+        except (KeyError, TypeError):
             raise CircuitError(f"gate {index} ({name}): missing 'target' or 'targets'") from None
         wanted = 2 if name in ("ms", "zz", "swap", "xx", "yy") else 1
         if len(targets) != wanted:
@@ -148,24 +179,13 @@ def validate_circuit(circuit: Sequence[Gate], gateset: str, qubits: int) -> None
         if any(not isinstance(q, int) or isinstance(q, bool) or not 0 <= q < qubits for q in used):
             raise CircuitError(f"gate {index} ({name}): qubits {used} outside 0..{qubits - 1}")
         if len(set(used)) != len(used):
-            raise CircuitError(f"gate {index} ({name}): repeated qubit in {used}")
+            raise CircuitError(
+                f"gate {index} ({name}): repeated qubit in {used}; the qubits must be distinct"
+            )
         if gateset == "native":
             if controls:
                 raise CircuitError(f"gate {index} ({name}): native gates take no controls")
-            if name in ("gpi", "gpi2"):
-                _check_number(gate, "phase", -1.0, 1.0, index)
-            elif name == "ms":
-                phases = gate.get("phases", [0.0, 0.0])
-                if not isinstance(phases, Sequence) or len(phases) != 2:
-                    raise CircuitError(f"gate {index} (ms): 'phases' must hold two numbers")
-                for phase in phases:
-                    _check_number({"gate": "ms", "phase": phase}, "phase", -1.0, 1.0, index)
-                angle = gate.get("angle", 0.25)
-                _check_number({"gate": "ms", "angle": angle}, "angle", 0.0, 0.25, index)
-                if angle == 0:
-                    raise CircuitError(f"gate {index} (ms): 'angle' must be in (0, 0.25]")
-            else:
-                _check_number(gate, "angle", -1.0, 1.0, index)
+            _check_native_parameters(gate, name, index)
         elif name in QIS_ROTATIONS or name in ("xx", "yy", "zz"):
             value = gate.get("rotation")
             if not isinstance(value, (int, float)) or not np.isfinite(value):
