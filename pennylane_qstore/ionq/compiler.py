@@ -2,9 +2,15 @@
 
 API (stable):
 
-- :func:`compile_circuit` ``(circuit, entangler="ms", wires=None, max_qubits=None) -> NativeCircuit``:
-  the gates of a tape / operation list, with global phase, residual Z frames and output relabelling
-  reported (see :class:`~pennylane_qstore.ionq.native.NativeCircuit`). Measurements are ignored.
+- :func:`compile_circuit` ``(circuit, entangler="ms", wires=None, max_qubits=None,
+  passes=PASSES) -> NativeCircuit``: the gates of a tape / operation list, with global phase,
+  residual Z frames and output relabelling reported (see
+  :class:`~pennylane_qstore.ionq.native.NativeCircuit`). Measurements are ignored. ``passes``
+  picks the optimising passes (:data:`PASSES`, always run in that order): ``"cancel"`` merges
+  interactions across gates that commute with them, ``"resynthesise"`` replaces two-qubit blocks
+  by their KAK form (:mod:`.resynthesis`) where that has fewer two-qubit gates.
+- :func:`pass_report` ``(circuit, entangler="ms", wires=None) -> list[(passes, counts)]``: the
+  native gate counts with no pass, then with each pass added in order.
 - :func:`to_native` ``(tape | qnode, entangler="ms", max_qubits=None)``: a PennyLane transform.
   Each output tape holds only GPI/GPI2/MS/ZZ on the source's wire labels (physical qubit ``i`` is
   the ``i``-th wire of the source tape) and measures only ``qml.probs`` on wires, which is all an
@@ -34,15 +40,20 @@ from pennylane_qstore.ionq.lowering import UnsupportedOperationError, lower
 from pennylane_qstore.ionq.native import NativeCircuit
 from pennylane_qstore.ionq.ops import rad_to_turns, wrap_turns
 from pennylane_qstore.ionq.passes import CircuitBuilder, emit
+from pennylane_qstore.ionq.resynthesis import program, replay, resynthesise_blocks
 
 ENTANGLERS = ("ms", "zz")
+PASSES = ("cancel", "resynthesise")
+"""The optimising passes, in the order they run (virtual Z and one-qubit fusion always run)."""
 SUPPORTED_MEASUREMENTS = "expval, var and probs (of any observable PennyLane can diagonalise)"
 
 __all__ = [
     "ENTANGLERS",
+    "PASSES",
     "UnsupportedOperationError",
     "compile_circuit",
     "native_circuits",
+    "pass_report",
     "to_native",
 ]
 
@@ -66,11 +77,21 @@ def _check_finite(operations: Sequence[Operator]) -> None:
                 )
 
 
+def _check_passes(passes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(passes, str) or any(p not in PASSES for p in passes):
+        raise ValueError(
+            f"passes must be a sequence of names from {PASSES}, got {passes!r}; "
+            "e.g. passes=('cancel',) or passes=() for none"
+        )
+    return tuple(p for p in PASSES if p in passes)
+
+
 def compile_circuit(
     circuit: QuantumScript | Sequence[Operator],
     entangler: str = "ms",
     wires: Sequence | None = None,
     max_qubits: int | None = None,
+    passes: Sequence[str] = PASSES,
 ) -> NativeCircuit:
     """Compile the operations of ``circuit`` to IonQ native gates.
 
@@ -79,15 +100,18 @@ def compile_circuit(
         entangler: ``"ms"`` for Aria or ``"zz"`` for Forte.
         wires: wire labels in physical qubit order; defaults to the circuit's wires.
         max_qubits: the target's qubit count; wider circuits are rejected.
+        passes: names from :data:`PASSES` to run (always in that order).
 
     Returns:
         The native circuit.
 
     Raises:
-        ValueError: bad entangler, non-finite parameter, too many qubits, unknown wire.
+        ValueError: bad entangler or pass name, non-finite parameter, too many qubits, unknown
+            wire.
         UnsupportedOperationError: an operation with no native form or decomposition.
     """
     _check_entangler(entangler)
+    passes = _check_passes(passes)
     operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
     _check_finite(operations)
     used = qml.wires.Wires.all_wires([op.wires for op in operations])
@@ -102,9 +126,11 @@ def compile_circuit(
             f"the circuit uses {len(labels)} qubits but the target has only {max_qubits}; "
             "reduce the circuit width or choose a larger backend"
         )
-    builder = CircuitBuilder(len(labels))
+    builder = CircuitBuilder(len(labels), merge="cancel" in passes)
     lower(operations, {w: i for i, w in enumerate(labels)}, builder)
     gates, frames, phase = emit(builder, entangler)
+    if "resynthesise" in passes:
+        builder, gates, frames, phase = _resynthesised(builder, entangler, (gates, frames, phase))
     return NativeCircuit(
         gates=tuple(gates),
         wires=labels,
@@ -113,6 +139,36 @@ def compile_circuit(
         global_phase=wrap_turns(rad_to_turns(phase)),
         entangler=entangler,
     )
+
+
+def _resynthesised(builder: CircuitBuilder, entangler: str, emitted: tuple) -> tuple:
+    """Run block resynthesis; keep it only with fewer two-qubit gates, then fewer natives."""
+    fresh = CircuitBuilder(builder.num_qubits, merge=builder.merge)
+    replay(resynthesise_blocks(program(builder)), fresh)
+    fresh.position = list(builder.position)
+    candidate = emit(fresh, entangler)
+
+    def cost(gates: list) -> tuple[int, int]:
+        return sum(len(g.qubits) == 2 for g in gates), len(gates)
+
+    if cost(candidate[0]) < cost(emitted[0]):
+        return (fresh, *candidate)
+    return (builder, *emitted)
+
+
+def pass_report(
+    circuit: QuantumScript | Sequence[Operator],
+    entangler: str = "ms",
+    wires: Sequence | None = None,
+) -> list[tuple[tuple[str, ...], dict[str, int]]]:
+    """Return the native gate counts with no pass, then with each of :data:`PASSES` added.
+
+    What a pass removed is the difference between its row and the row before.
+    """
+    return [
+        (PASSES[:k], compile_circuit(circuit, entangler, wires, passes=PASSES[:k]).gate_counts())
+        for k in range(len(PASSES) + 1)
+    ]
 
 
 def _diagonalised(tape: QuantumScript) -> QuantumScript:

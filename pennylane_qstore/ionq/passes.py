@@ -88,10 +88,14 @@ class CircuitBuilder:
 
     Args:
         num_qubits: number of physical qubits; logical qubit ``i`` starts on physical qubit ``i``.
+        merge: merge a new interaction into an earlier one on the same pair when everything in
+            between commutes with it (the ``"cancel"`` pass); ``False`` keeps every interaction
+            that is not a Pauli product.
     """
 
-    def __init__(self, num_qubits: int) -> None:
+    def __init__(self, num_qubits: int, merge: bool = True) -> None:
         self.num_qubits = num_qubits
+        self.merge = merge
         self.position = list(range(num_qubits))
         self.pending = [I2] * num_qubits
         self.last: list[_Core | None] = [None] * num_qubits
@@ -114,7 +118,7 @@ class CircuitBuilder:
     def zz(self, qubit_a: int, qubit_b: int, theta: float) -> None:
         """Apply ``exp(-iπθ Z⊗Z)`` (θ in turns) to logical qubits ``a`` and ``b``."""
         a, b = self.position[qubit_a], self.position[qubit_b]
-        target, sign = self._merge_target(a, b)
+        target, sign = self._merge_target(a, b) if self.merge else (None, 0)
         if target is not None:  # every gate in between commutes: merge into the earlier core
             target.theta += sign * theta
             self._drop_if_trivial(target)
