@@ -1,0 +1,78 @@
+"""Qiskit ``QuantumCircuit``: read with ``pennylane-qiskit``'s ``from_qiskit``, written through
+Qiskit's own OpenQASM 2 reader from PennyLane's OpenQASM serializer (the ``qiskit`` extra).
+
+Unbound ``Parameter`` objects stay symbolic when the target is Qiskit itself (the circuit is
+returned as it is); any other target needs their values (``params={"theta": 0.1}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pennylane as qml
+from pennylane.tape import QuantumScript
+
+from pennylane_qstore.convert._hub import ConversionError, from_operations
+
+
+def _qiskit():
+    try:
+        import qiskit
+        from qiskit import qasm2
+    except ImportError as exc:
+        raise ImportError(
+            'converting Qiskit circuits needs qiskit and pennylane-qiskit: pip install "pennylane-qstore[qiskit]"'
+        ) from exc
+    return qiskit, qasm2
+
+
+def is_qiskit(obj: Any) -> bool:
+    """Return whether ``obj`` is a Qiskit ``QuantumCircuit`` (without importing Qiskit)."""
+    return any(
+        cls.__name__ == "QuantumCircuit" and cls.__module__.startswith("qiskit")
+        for cls in type(obj).__mro__
+    )
+
+
+def read_qiskit(circuit: Any, params: Mapping[str, float] | None = None) -> QuantumScript:
+    """Return the common-form tape of a ``QuantumCircuit``.
+
+    Args:
+        circuit: the circuit; its measurements become ``qml.probs`` (terminal) or
+            ``qml.measure`` (mid-circuit).
+        params: values of unbound parameters, by name.
+
+    Raises:
+        ConversionError: for unbound parameters without values or an instruction
+            ``pennylane-qiskit`` cannot convert.
+    """
+    _qiskit()
+    if circuit.parameters:
+        names = [p.name for p in circuit.parameters]
+        missing = [name for name in names if name not in (params or {})]
+        if missing:
+            raise ConversionError(
+                f"Qiskit circuit has unbound parameters {missing}; give their values with "
+                "params={name: value} (symbolic parameters are kept only when converting to qiskit)"
+            )
+        circuit = circuit.assign_parameters({p: params[p.name] for p in circuit.parameters})
+    try:
+        tape = qml.tape.make_qscript(qml.from_qiskit(circuit, measurements=None))()
+    except Exception as exc:  # pennylane-qiskit raises several exception types
+        raise ConversionError(f"cannot convert the Qiskit circuit to PennyLane: {exc}") from exc
+    if any(isinstance(op, qml.GlobalPhase) for op in tape.operations):
+        tape = QuantumScript([op for op in tape.operations if not isinstance(op, qml.GlobalPhase)])
+    return from_operations(tape.operations)
+
+
+def write_qiskit(tape: QuantumScript) -> Any:
+    """Return the ``QuantumCircuit`` of a common-form tape (terminal measurements into ``c``)."""
+    from pennylane_qstore.convert.qasm import write_qasm2
+
+    _, qasm2 = _qiskit()
+    text = write_qasm2(tape)
+    try:
+        return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    except Exception as exc:  # qasm2 raises QASM2ParseError and others
+        raise ConversionError(f"Qiskit cannot read the circuit's OpenQASM 2: {exc}") from exc
