@@ -8,6 +8,7 @@ the stored amplitudes.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,8 +40,11 @@ def as_states(
         complex128 array of shape (n, 2**q) and, per state, metadata describing its circuit
         (empty for plain arrays).
     """
-    import pennylane as qml
-
+    qml = sys.modules.get("pennylane")  # not loaded: the input cannot be a QNode or tape
+    if qml is None:
+        if params is not None:
+            raise StateError("params= is only used with a QNode; pass arrays without it")
+        return _array_states(states, normalize)
     if isinstance(states, qml.QNode):
         tapes, meta = _qnode_tapes(states, params)
         return _validated(_simulate(tapes), normalize), meta
@@ -51,6 +55,10 @@ def as_states(
     if isinstance(states, Sequence) and states and isinstance(states[0], qml.tape.QuantumScript):
         meta = [{"circuit": _describe(t)} for t in states]
         return _validated(_simulate(list(states)), normalize), meta
+    return _array_states(states, normalize)
+
+
+def _array_states(states: Any, normalize: bool) -> tuple[np.ndarray, list[dict[str, Any]]]:
     arr = np.asarray(states)
     if arr.ndim == 1:
         arr = arr[None, :]
