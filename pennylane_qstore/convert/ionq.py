@@ -98,9 +98,14 @@ def read_ionq(job: Mapping[str, Any]) -> tuple[list[QuantumScript], bool]:
 def _check_measurable(operations: Sequence[Operator]) -> None:
     for op in operations:
         if isinstance(op, MidMeasure | Conditional):
+            what = (
+                "a mid-circuit measurement (qml.measure)"
+                if isinstance(op, MidMeasure)
+                else f"a classically controlled {op.base.name} (qml.cond)"
+            )
             raise ConversionError(
-                f"{op.name} cannot be written to IonQ JSON: IonQ measures every qubit once, at "
-                "the end, and has no mid-circuit measurement or classical control"
+                f"{what} cannot be written to IonQ JSON: IonQ measures every qubit once, at the "
+                "end; use OpenQASM, Qiskit or Cirq for mid-circuit measurements"
             )
 
 

@@ -1,0 +1,198 @@
+"""Readers of each format against circuits written by hand, symbolic parameters, batches and the
+errors for constructs a format cannot hold."""
+
+import cirq
+import numpy as np
+import pennylane as qml
+import pytest
+from pennylane.tape import QuantumScript
+
+from pennylane_qstore.convert import ConversionError, convert, detect_format
+
+qiskit = pytest.importorskip("qiskit")
+
+ATOL = 1e-9
+GHZ = np.zeros(8)
+GHZ[[0, 7]] = 0.5
+
+
+def _probs(tape):
+    wires = sorted({w for mp in tape.measurements for w in mp.wires})
+    script = QuantumScript(tape.operations, [qml.probs(wires=wires)])
+    [deferred], _ = qml.defer_measurements(script)
+    return np.asarray(qml.execute([deferred], qml.device("default.qubit"))[0])
+
+
+def _ghz_qiskit():
+    circuit = qiskit.QuantumCircuit(3, 3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.measure(range(3), range(3))
+    return circuit
+
+
+def _ghz_cirq():
+    q = cirq.LineQubit.range(3)
+    return cirq.Circuit(
+        cirq.H(q[0]), cirq.CNOT(q[0], q[1]), cirq.CNOT(q[1], q[2]), cirq.measure(*q)
+    )
+
+
+GHZ_SOURCES = {
+    "qasm2": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\n'
+    "cx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n",
+    "qasm3": 'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nbit[3] c;\nh q[0];\n'
+    "cx q[0], q[1];\ncx q[1], q[2];\nc = measure q;\n",
+    "ionq": {
+        "gateset": "qis",
+        "qubits": 3,
+        "circuit": [
+            {"gate": "h", "target": 0},
+            {"gate": "cnot", "control": 0, "target": 1},
+            {"gate": "x", "control": 1, "target": 2},
+        ],
+    },
+    "ionq-native": {
+        "input": {
+            "gateset": "native",
+            "qubits": 2,
+            "circuit": [
+                {"gate": "gpi2", "target": 0, "phase": 0.25},
+                {"gate": "ms", "targets": [0, 1], "phases": [0, 0], "angle": 0.25},
+            ],
+        }
+    },
+}
+
+
+@pytest.mark.parametrize("fmt", ["qasm2", "qasm3", "ionq", "qiskit", "cirq"])
+def test_hand_written_ghz_reads_to_ghz_distribution(fmt):
+    source = {"qiskit": _ghz_qiskit, "cirq": _ghz_cirq}.get(fmt, lambda: GHZ_SOURCES[fmt])()
+    assert detect_format(source) == fmt
+    np.testing.assert_allclose(_probs(convert(source, to="tape")), GHZ, atol=ATOL)
+
+
+def test_native_json_reads_with_ionq_definitions():
+    tape = convert(GHZ_SOURCES["ionq-native"], to="tape")
+    # IonQ's definitions: GPI2(φ) = (I - i(cos 2πφ X + sin 2πφ Y))/√2, MS(0, 0, 1/4) = (I - iXX)/√2
+    state = qml.execute(
+        [QuantumScript(tape.operations, [qml.state()])], qml.device("default.qubit")
+    )[0]
+    gpi2 = np.array([[1, -1], [1, 1]]) / np.sqrt(2)  # GPI2(1/4): -i e^{∓iπ/2} = ∓1
+    xx = np.kron([[0, 1], [1, 0]], [[0, 1], [1, 0]])
+    ms = (np.eye(4) - 1j * xx) / np.sqrt(2)
+    expected = ms @ np.kron(gpi2, np.eye(2)) @ np.eye(4)[0]
+    np.testing.assert_allclose(state, expected, atol=ATOL)
+
+
+def test_qiskit_parameters_stay_symbolic_and_bind_by_name():
+    theta = qiskit.circuit.Parameter("theta")
+    circuit = qiskit.QuantumCircuit(1)
+    circuit.rx(theta, 0)
+    assert convert(circuit, to="qiskit") is circuit  # same format: kept symbolic
+    with pytest.raises(ConversionError, match=r"unbound parameters \['theta'\].*params="):
+        convert(circuit, to="cirq")
+    tape = convert(circuit, to="tape", params={"theta": 0.7})
+    np.testing.assert_allclose(qml.matrix(tape), qml.matrix(qml.RX(0.7, 0)), atol=ATOL)
+
+
+def test_cirq_symbols_stay_symbolic_and_resolve_by_name():
+    import sympy
+
+    q = cirq.LineQubit(0)
+    circuit = cirq.Circuit(cirq.ry(sympy.Symbol("a")).on(q))
+    assert convert(circuit, to="cirq") is circuit
+    with pytest.raises(ConversionError, match=r"unresolved symbols \['a'\]"):
+        convert(circuit, to="qasm2")
+    text = convert(circuit, to="qasm3", params={"a": -0.4})
+    np.testing.assert_allclose(
+        qml.matrix(convert(text, to="tape")), qml.matrix(qml.RY(-0.4, 0)), atol=ATOL
+    )
+
+
+def test_batches_convert_element_wise_and_to_one_multi_circuit_job():
+    tapes = [QuantumScript([qml.RX(x, 0), qml.CNOT([0, 1])]) for x in (0.1, 0.2)]
+    job = convert(tapes, to="ionq")
+    assert [c["name"] for c in job["circuits"]] == ["circuit-0", "circuit-1"]
+    back = convert(job, to="qasm3")
+    assert isinstance(back, list) and len(back) == 2
+    for tape, text in zip(tapes, back, strict=True):
+        u = qml.matrix(convert(text, to="tape"), wire_order=[0, 1])
+        np.testing.assert_allclose(u, qml.matrix(tape, wire_order=[0, 1]), atol=ATOL)
+
+
+def test_wire_labels_become_indices_in_order():
+    tape = QuantumScript([qml.Hadamard("a"), qml.CNOT(["a", "b"])], [qml.probs(wires=["a", "b"])])
+    text = convert(tape, to="qasm2")
+    assert "h q[0];" in text and "cx q[0],q[1];" in text and "measure q[1] -> c[1];" in text
+
+
+def _mcm_tape(**measure_kwargs):
+    def circuit():
+        qml.Hadamard(0)
+        qml.measure(0, **measure_kwargs)
+        qml.Hadamard(0)
+        return qml.probs(wires=[0])
+
+    return qml.tape.make_qscript(circuit)()
+
+
+@pytest.mark.parametrize(
+    ("tape", "target", "match"),
+    [
+        (
+            _mcm_tape(),
+            "ionq",
+            r"mid-circuit measurement \(qml.measure\) cannot be written to IonQ JSON",
+        ),
+        (_mcm_tape(reset=True), "qasm2", "OpenQASM.*reset"),
+        (_mcm_tape(postselect=1), "qasm3", "OpenQASM.*postselection"),
+        (_mcm_tape(reset=True), "qiskit", "OpenQASM.*reset"),
+    ],
+)
+def test_unsupported_constructs_name_construct_and_format(tape, target, match):
+    with pytest.raises(ConversionError, match=match):
+        convert(tape, to=target)
+
+
+def test_measurement_of_mcm_outcome_is_refused():
+    def circuit():
+        qml.Hadamard(0)
+        m = qml.measure(0)
+        return qml.expval(m)
+
+    tape = qml.tape.make_qscript(circuit)()
+    with pytest.raises(
+        ConversionError,
+        match="ExpectationMP of a mid-circuit measurement outcome cannot be written to OpenQASM",
+    ):
+        convert(tape, to="qasm2")
+
+
+@pytest.mark.parametrize(
+    ("obj", "to", "match"),
+    [
+        ("h q[0];", "tape", "OPENQASM 2.0"),
+        (3.5, "tape", "cannot convert a float"),
+        (QuantumScript([qml.Hadamard(0)]), "quil", "unknown target format 'quil'"),
+        ({"gateset": "qis", "qubits": 1, "circuit": [{"gate": "foo", "target": 0}]}, "tape", "foo"),
+        (
+            {"gateset": "qis", "qubits": 1, "circuit": [{"gate": "h", "target": 3}]},
+            "tape",
+            "gate 0",
+        ),
+        ({"gateset": "qis", "circuit": []}, "tape", "'qubits'"),
+        ("OPENQASM 2.0;\nqreg q[1];\nfoo q[0];\n", "cirq", "foo"),
+    ],
+)
+def test_bad_input_errors_name_the_problem(obj, to, match):
+    with pytest.raises(ConversionError, match=match):
+        convert(obj, to=to)
+
+
+def test_observable_measurement_is_written_in_its_eigenbasis():
+    tape = QuantumScript([qml.RY(0.3, 0)], [qml.expval(qml.PauliX(0))])
+    back = convert(convert(tape, to="cirq"), to="tape")
+    p = _probs(back)
+    assert abs((p[0] - p[1]) - np.sin(0.3)) < ATOL
