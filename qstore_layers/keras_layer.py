@@ -21,7 +21,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     ) from exc
 
 from qstore_layers import ansatz
-from qstore_layers.core import BatchExecutor, validate_inputs, validate_weight_shapes
+from qstore_layers.core import BatchExecutor
+from qstore_layers.options import LayerOptions
+from qstore_layers.validation import validate_inputs, validate_weight_shapes
 
 __all__ = ["QuantumDense", "QuantumLayer"]
 
@@ -48,18 +50,31 @@ def _quantum_call(
 
     def forward_np(x: np.ndarray, *w: np.ndarray) -> np.ndarray:
         x2d, _ = validate_inputs(x)
+        if x2d.shape[0] == 0:
+            return np.zeros((0, n_outputs))
         result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=False)
         return result.outputs
 
     def backward_np(x: np.ndarray, dy: np.ndarray, *w: np.ndarray) -> list[np.ndarray]:
         x2d, _ = validate_inputs(x)
+        if x2d.shape[0] == 0:
+            return [np.zeros(x.shape), *(np.zeros(a.shape) for a in w)]
         result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True)
         d_x, d_w = result.vjp(dy.reshape(result.outputs.shape))
         return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
 
+    def checked_forward(x: np.ndarray, *w: np.ndarray) -> np.ndarray:
+        out = forward_np(x, *w)
+        if out.shape[1] != n_outputs:
+            raise ValueError(
+                f"The QNode returns {out.shape[1]} values per sample but the layer was built with "
+                f"output_dim={n_outputs}; pass output_dim={out.shape[1]}."
+            )
+        return out
+
     @tf.custom_gradient
     def op(x: tf.Tensor, *w: tf.Tensor) -> Any:
-        out = tf.numpy_function(forward_np, [x, *w], tf.float64, stateful=True)
+        out = tf.numpy_function(checked_forward, [x, *w], tf.float64, stateful=True)
         out = tf.reshape(out, [n_outputs] if unbatched else [-1, n_outputs])
 
         def grad(dy: tf.Tensor) -> list[tf.Tensor]:
@@ -78,16 +93,35 @@ def _quantum_call(
 
 
 def _check_rank(input_shape: Any, layer: str) -> None:
-    """Raise when ``input_shape`` is not ``(features,)`` or ``(batch, features)``."""
-    if len(input_shape) not in (1, 2):
+    """Raise when ``input_shape`` has no feature axis."""
+    if len(input_shape) < 1:
         raise ValueError(
-            f"{layer} inputs must have shape (batch, features); got shape {tuple(input_shape)}. "
-            "Add keras.layers.Flatten() before the quantum layer."
+            f"{layer} inputs must have shape (*, features); got shape {tuple(input_shape)}."
         )
 
 
+def _leading_dims_call(inputs: Any, n_outputs: int, run: Any) -> tf.Tensor:
+    """Apply ``run`` to ``(*, features)`` inputs as ``Dense`` does: leading dimensions are
+    flattened into one batch and restored on the ``(*, n_outputs)`` outputs."""
+    inputs = tf.convert_to_tensor(inputs)
+    if inputs.shape.rank is not None and inputs.shape.rank <= 2:
+        return run(inputs)
+    lead = tf.shape(inputs)[:-1]
+    flat = tf.reshape(inputs, [-1, tf.shape(inputs)[-1]])
+    return tf.reshape(run(flat), tf.concat([lead, [n_outputs]], 0))
+
+
+class _QuantumBase(keras.layers.Layer):
+    """Common Keras behaviour: the circuit runs in a ``tf.numpy_function`` (a host op), which XLA
+    cannot compile, so ``jit_compile`` is declined and Keras compiles the rest of the model."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_jit = False
+
+
 @keras.saving.register_keras_serializable(package="qstore_layers")
-class QuantumDense(keras.layers.Layer):
+class QuantumDense(_QuantumBase):
     """Quantum replacement for ``keras.layers.Dense`` built on the default ansatz.
 
     The input size is inferred in ``build``; see :mod:`qstore_layers.ansatz` for the encoding
@@ -109,6 +143,7 @@ class QuantumDense(keras.layers.Layer):
         bias: Add a trainable bias to the outputs.
         activation: Keras activation applied to the outputs.
         seed: Seed of the device's shot sampler and of the SPSA sampler.
+        fast_path: Allow the exact torch-engine path for analytic batches.
 
     With ``encoding="amplitude"`` inputs receive gradients only with ``backprop``; with other
     methods the layer trains its weights but passes no gradient to the layers before it.
@@ -131,6 +166,7 @@ class QuantumDense(keras.layers.Layer):
         bias: bool = False,
         activation: Any = None,
         seed: int | None = None,
+        fast_path: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -146,15 +182,15 @@ class QuantumDense(keras.layers.Layer):
             "spsa_num_directions": spsa_num_directions,
             "async_execution": async_execution,
             "max_workers": max_workers,
+            "fast_path": fast_path,
         }
         dev = ansatz.make_device(device, n_qubits, seed)
         qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
         self.executor = BatchExecutor(
             qnode,
             ["weights"],
-            seed=seed,
+            options=LayerOptions(seed=seed, **self._options),
             prefer=ansatz.preferred_methods(encoding),
-            **self._options,
         )
         self.in_features: int | None = None
 
@@ -169,7 +205,6 @@ class QuantumDense(keras.layers.Layer):
             name="weights",
             shape=shape,
             initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi, seed=self.seed),
-            dtype="float32",
         )
         self.bias = (
             self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
@@ -180,8 +215,12 @@ class QuantumDense(keras.layers.Layer):
     def call(self, inputs: Any) -> tf.Tensor:
         """Run the circuit on ``inputs`` of shape ``(batch, features)``."""
         input_grad = self.encoding != "amplitude" or self.executor.gradient_method == "backprop"
-        out = _quantum_call(
-            self.executor, inputs, [self.kernel.value], self.units, input_grad=input_grad
+        out = _leading_dims_call(
+            inputs,
+            self.units,
+            lambda x: _quantum_call(
+                self.executor, x, [self.kernel.value], self.units, input_grad=input_grad
+            ),
         )
         if self.bias is not None:
             out = out + tf.cast(self.bias.value, out.dtype)
@@ -215,7 +254,7 @@ class QuantumDense(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="qstore_layers")
-class QuantumLayer(keras.layers.Layer):
+class QuantumLayer(_QuantumBase):
     """A Keras 3 layer that runs a user's QNode on each row of its input.
 
     Args:
@@ -229,6 +268,7 @@ class QuantumLayer(keras.layers.Layer):
         max_workers: Number of concurrent chunks (default: CPU count).
         activation: Keras activation applied to the outputs.
         seed: Seed of the weight initializer and of the SPSA sampler.
+        fast_path: Allow the exact torch-engine path for analytic batches.
 
     A QNode is Python code, not configuration: save models that contain this layer with
     ``model.save_weights`` and rebuild them in code (``QuantumDense`` supports ``model.save``).
@@ -247,6 +287,7 @@ class QuantumLayer(keras.layers.Layer):
         max_workers: int | None = None,
         activation: Any = None,
         seed: int | None = None,
+        fast_path: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -260,12 +301,15 @@ class QuantumLayer(keras.layers.Layer):
         self.executor = BatchExecutor(
             qnode,
             list(self.weight_shapes),
-            gradient_method=gradient_method,
-            spsa_epsilon=spsa_epsilon,
-            spsa_num_directions=spsa_num_directions,
-            seed=seed,
-            async_execution=async_execution,
-            max_workers=max_workers,
+            options=LayerOptions(
+                gradient_method=gradient_method,
+                spsa_epsilon=spsa_epsilon,
+                spsa_num_directions=spsa_num_directions,
+                seed=seed,
+                async_execution=async_execution,
+                max_workers=max_workers,
+                fast_path=fast_path,
+            ),
         )
 
     def build(self, input_shape: Any) -> None:
@@ -276,15 +320,18 @@ class QuantumLayer(keras.layers.Layer):
                 name=name,
                 shape=shape,
                 initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi, seed=self.seed),
-                dtype="float32",
             )
             for name, shape in self.weight_shapes.items()
         ]
 
     def call(self, inputs: Any) -> tf.Tensor:
         """Run the QNode on ``inputs`` of shape ``(batch, features)``."""
-        out = _quantum_call(
-            self.executor, inputs, [w.value for w in self.qweights], self.output_dim
+        out = _leading_dims_call(
+            inputs,
+            self.output_dim,
+            lambda x: _quantum_call(
+                self.executor, x, [w.value for w in self.qweights], self.output_dim
+            ),
         )
         return self.activation(out) if self.activation is not None else out
 

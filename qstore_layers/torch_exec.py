@@ -23,6 +23,7 @@ from typing import Any
 
 import pennylane as qml
 import torch
+from pennylane.devices import ExecutionConfig
 
 from qstore_layers.async_exec import PENNYLANE_LOCK
 from qstore_layers.core import BatchExecutor, record_engine_batch
@@ -52,13 +53,9 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(before)
 
 
-def torch_qnode(executor: BatchExecutor) -> qml.QNode:
-    """The executor's QNode on PennyLane's torch interface with the layer's gradient options.
-
-    ``best`` is left to PennyLane (it knows what each device differentiates for each
-    measurement); an explicit method is used as asked.
-    """
-    method = executor.requested_method
+def torch_qnode(executor: BatchExecutor, method: str, expand: bool) -> qml.QNode:
+    """The executor's QNode on PennyLane's torch interface with ``method`` and the layer's
+    gradient options; ``expand`` splits broadcast circuits into one circuit per row first."""
     kwargs: dict[str, Any] = {}
     if method == "spsa":
         kwargs = {
@@ -67,8 +64,18 @@ def torch_qnode(executor: BatchExecutor) -> qml.QNode:
             "sampler_rng": executor._rng,
         }
     max_diff = 2 if method in _SECOND_ORDER_METHODS else 1
-    return executor.qnode.update(
+    qnode = executor.qnode.update(
         interface="torch", diff_method=method, max_diff=max_diff, gradient_kwargs=kwargs
+    )
+    return qml.transforms.broadcast_expand(qnode) if expand else qnode
+
+
+def _trainable_broadcast(tape: qml.tape.QuantumScript) -> bool:
+    """Whether a gate has a parameter that is broadcast over the rows and needs a gradient
+    (gradient transforms cannot differentiate those; PennyLane issue #4462)."""
+    return any(
+        op.batch_size is not None and any(qml.math.requires_grad(d) for d in op.data)
+        for op in tape.operations
     )
 
 
@@ -93,8 +100,8 @@ def _real(out: torch.Tensor) -> torch.Tensor:
 def combine_qnode_result(result: Any, x: torch.Tensor) -> Any:
     """Flatten a QNode result into the layer's output, as ``TorchLayer`` does.
 
-    A single measurement stays as it is; several are concatenated per row; a shot vector gives
-    a tuple with one output per shot setting.
+    A single measurement stays as it is; several are concatenated per row. (A shot vector's
+    result is combined per shot setting by the caller.)
     """
     if isinstance(result, torch.Tensor):
         return _real(result).to(x.dtype)
@@ -115,6 +122,25 @@ def combine_qnode_result(result: Any, x: torch.Tensor) -> Any:
     return combine(result)
 
 
+class _FirstOrderOnly(torch.autograd.Function):
+    """Identity whose backward refuses ``create_graph=True``: device adjoint derivatives are
+    first order only, and PennyLane would return a silent zero second derivative."""
+
+    @staticmethod
+    def forward(ctx: Any, out: torch.Tensor) -> torch.Tensor:
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "Second derivatives (create_graph=True, Hessians) are not available with "
+                "gradient_method='adjoint' on this device; use 'parameter-shift' or 'backprop', "
+                "or run on qstore.router / default.qubit where the engine differentiates twice."
+            )
+        return grad
+
+
 class TorchExecution:
     """Runs one layer's QNode on torch batches (see the module docstring).
 
@@ -125,15 +151,35 @@ class TorchExecution:
 
     def __init__(self, executor: BatchExecutor) -> None:
         self.executor = executor
-        self.qnode = torch_qnode(executor)
-        # Gradient transforms cannot differentiate broadcast (per-row) parameters: when the
-        # inputs need gradients the batch is expanded into one circuit per row first.
-        method = self.qnode.diff_method
-        self._row_qnode = (
-            qml.transforms.broadcast_expand(self.qnode)
-            if method in _TRANSFORM_METHODS or executor.gradient_method in _TRANSFORM_METHODS
-            else self.qnode
-        )
+        self._qnodes: dict[tuple[str, bool], qml.QNode] = {}
+        self.default_method = executor.gradient_method
+        if executor.requested_method == "best" and executor.shots is None:
+            # off the engine, backprop (where the device has it) is exact to every order
+            config = ExecutionConfig(gradient_method="backprop", interface="torch")
+            with contextlib.suppress(Exception):
+                if executor.qnode.device.supports_derivatives(config):
+                    self.default_method = "backprop"
+        self.qnode = self.qnode_for(self.default_method, expand=False)
+
+    def qnode_for(self, method: str, expand: bool) -> qml.QNode:
+        """The torch QNode for ``method`` (built once per method and expansion)."""
+        key = (method, expand)
+        if key not in self._qnodes:
+            self._qnodes[key] = torch_qnode(self.executor, method, expand)
+        return self._qnodes[key]
+
+    def _device_qnode(self, kwargs: Mapping[str, Any], batched: bool) -> qml.QNode:
+        """Pick the method for this call from the recorded circuit (``best`` never sends
+        ``probs``/``var`` to adjoint) and expand rows when a gradient transform needs it."""
+        ex = self.executor
+        if not torch.is_grad_enabled() or (
+            ex.requested_method != "best" and ex.gradient_method not in _TRANSFORM_METHODS
+        ):
+            return self.qnode
+        tape = qml.workflow.construct_tape(self.qnode, level="user")(**kwargs)
+        method = self.default_method if self.default_method == "backprop" else ex.method_for(tape)
+        expand = batched and method in _TRANSFORM_METHODS and _trainable_broadcast(tape)
+        return self.qnode_for(method, expand)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TorchExecution:
         """A copy shares the QNode and its device, as the executor's copies do."""
@@ -153,10 +199,21 @@ class TorchExecution:
         out = self._engine(x, weights)
         if out is not None:
             return out
-        qnode = self._row_qnode if x.requires_grad and x.dim() > 1 else self.qnode
+        kwargs = {self.executor.input_arg: x, **weights}
         with PENNYLANE_LOCK, _default_dtype(x.dtype):
-            result = qnode(**{self.executor.input_arg: x}, **weights)
-        return combine_qnode_result(result, x)
+            qnode = self._device_qnode(kwargs, x.dim() > 1)
+            result = qnode(**kwargs)
+        if qml.measurements.Shots(self.executor.shots).has_partitioned_shots:
+            out = tuple(combine_qnode_result(r, x) for r in result)
+        else:
+            out = combine_qnode_result(result, x)
+        if qnode.diff_method == "adjoint" and torch.is_grad_enabled():
+            out = (
+                tuple(map(_FirstOrderOnly.apply, out))
+                if isinstance(out, tuple)
+                else (_FirstOrderOnly.apply(out))
+            )
+        return out
 
     def _engine(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> Any:
         ex = self.executor

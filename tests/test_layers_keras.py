@@ -143,8 +143,8 @@ def test_quantum_layer_wraps_a_qnode_and_explains_saving() -> None:
         np.testing.assert_allclose(out[row], circuit(x[row], w), atol=1e-6)
     with pytest.raises(TypeError, match="save_weights"):
         layer.get_config()
-    with pytest.raises(ValueError, match=r"Add keras\.layers\.Flatten"):
-        QuantumLayer(circuit, {"weights": (1, 2)}, output_dim=2)(np.zeros((2, 2, 2)))
+    leading = QuantumLayer(circuit, {"weights": (1, 2)}, output_dim=2)(np.zeros((2, 3, 2)))
+    assert leading.shape == (2, 3, 2)  # leading dimensions as keras.layers.Dense
     with pytest.raises(ValueError, match=r"\['weights'\] of circuit have no entry"):
         QuantumLayer(circuit, {}, output_dim=2)
 
@@ -201,3 +201,47 @@ def test_output_shapes(shape: tuple[int, ...]) -> None:
     out = layer(np.random.default_rng(5).uniform(size=shape).astype("float32"))
     assert tuple(out.shape) == (*shape[:-1], 6)
     assert out.dtype == tf.float32
+
+
+def _piecewise(inputs, w):
+    """Angles equal to the raw entries on [0, 1) probes, not elsewhere (issue 9)."""
+    qml.RX(qml.math.clip(inputs[..., 0], 0, np.pi / 2), wires=0)
+    qml.RY(qml.math.abs(w[0]) % 1.0, wires=1)
+    qml.CNOT([0, 1])
+    return [qml.expval(qml.Z(0)), qml.expval(qml.Z(1))]
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["engine", "device"])
+@pytest.mark.parametrize("device", ["qstore.router", "default.qubit"])
+def test_piecewise_qnode_matches_pennylane(device: str, fast_path: bool) -> None:
+    qnode = qml.QNode(_piecewise, qml.device(device, wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, output_dim=2, fast_path=fast_path)
+    x = np.array([[-2.0, 0.0], [3.0, 1.0], [0.4, 0.2]])
+    with qml.Tracker(qnode.device) as tracker:
+        out = layer(x.astype("float32")).numpy()
+    assert ("engine_rows" in tracker.totals) is fast_path
+    w = layer.qweights[0].numpy().astype(float)
+    ref = qml.QNode(_piecewise, qml.device("default.qubit", wires=2))
+    np.testing.assert_allclose(out, np.stack(ref(x, w), -1), atol=1e-6)
+
+
+def test_keras_shapes_dtypes_jit_and_output_dim_errors() -> None:
+    qnode = qml.QNode(_piecewise, qml.device("default.qubit", wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, output_dim=2)
+    assert layer(np.zeros((3, 4, 2), "float32")).shape == (3, 4, 2)  # (*, features) as Dense
+    assert layer(np.zeros((0, 2), "float32")).shape == (0, 2)
+    wrong = QuantumLayer(qnode, {"w": (2,)}, output_dim=5)
+    with pytest.raises(Exception, match=r"returns 2 values per sample .* output_dim=5"):
+        wrong(np.zeros((6, 2), "float32"))
+    assert QuantumDense(2, 1).supports_jit is False
+    model = keras.Sequential([keras.Input((3,)), QuantumDense(2, 1), keras.layers.Dense(1)])
+    model.compile("adam", "mse", jit_compile=True)  # Keras declines XLA for this layer
+    model.fit(np.random.rand(8, 3), np.random.rand(8, 1), epochs=1, verbose=0)
+    policy = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy("float64")
+        dense = QuantumDense(2, 1)
+        assert dense(np.zeros((2, 3))).dtype == "float64"
+        assert dense.kernel.dtype == "float64"
+    finally:
+        keras.config.set_dtype_policy(policy)

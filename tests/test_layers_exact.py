@@ -1,0 +1,290 @@
+"""Regression tests of issue 9: the layers give PennyLane's numbers for every QNode.
+
+Each test compares a layer with the plain QNode on ``default.qubit`` (backprop), on circuits
+chosen to break shortcuts: piecewise classical code, torch ops, second order, repeated backward.
+Where a test is parametrised over the engine and the device path, ``fast_path`` selects the path
+through the public option, and the routing/tracker record proves which one ran.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+
+import numpy as np
+import pennylane as qml
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from qstore_layers.options import LayerOptions  # noqa: E402
+from qstore_layers.torch import QuantumLayer, QuantumLinear  # noqa: E402
+
+PATHS = [pytest.param(True, id="engine"), pytest.param(False, id="device")]
+
+
+def piecewise(inputs, w):
+    """Angles that equal the raw entries on [0, 1) probes but not elsewhere."""
+    qml.RX(qml.math.clip(inputs[..., 0], 0, math.pi / 2), wires=0)
+    qml.RY(torch.abs(w[0]) % 1.0, wires=1)
+    qml.CNOT([0, 1])
+    qml.RZ(torch.sin(inputs[..., 1]) * w[1], wires=1)
+    qml.RX(torch.where(inputs[..., 1] > 0.5, w[1] ** 2, -w[0]), wires=0)
+    return [qml.expval(qml.Z(1)), qml.expval(qml.X(0) @ qml.Y(1))]
+
+
+def _reference(func, x, w):
+    ref = qml.QNode(func, qml.device("default.qubit", wires=2), diff_method="backprop")
+    return torch.stack(ref(x, w), -1)
+
+
+def _layer(device: str, fast: bool, method: str = "best") -> QuantumLayer:
+    qnode = qml.QNode(piecewise, qml.device(device, wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, gradient_method=method, fast_path=fast).double()
+    with torch.no_grad():
+        layer.w.copy_(torch.tensor([-1.7, 0.9]))
+    return layer
+
+
+X = torch.tensor([[-0.3, 2.0], [5.0, -1.1], [0.2, 0.4], [1.4, 0.7]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("fast", PATHS)
+@pytest.mark.parametrize("device", ["qstore.router", "default.qubit"])
+def test_piecewise_classical_code_matches_pennylane(device: str, fast: bool) -> None:
+    layer = _layer(device, fast)
+    with qml.Tracker(layer.qnode.device) as tracker:
+        out = layer(X)
+    assert ("engine_rows" in tracker.totals) is fast  # the path asked for is the path taken
+    want = _reference(piecewise, X, layer.w.detach())
+    torch.testing.assert_close(out, want, atol=1e-10, rtol=0)
+    x = X.clone().requires_grad_(True)
+    g = torch.autograd.grad(layer(x).sum(), (x, layer.w))
+    xr, wr = X.clone().requires_grad_(True), layer.w.detach().clone().requires_grad_(True)
+    r = torch.autograd.grad(_reference(piecewise, xr, wr).sum(), (xr, wr))
+    for a, b in zip(g, r, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize(
+    ("device", "method", "fast"),
+    [
+        ("default.qubit", "best", True),
+        ("qstore.router", "best", True),
+        ("default.qubit", "backprop", False),
+        ("default.qubit", "parameter-shift", False),
+    ],
+)
+def test_gradcheck_gradgradcheck_and_repeated_backward(device: str, method: str, fast: bool):
+    layer = _layer(device, fast, method)
+    x = X[:3].clone().requires_grad_(True)
+
+    def f(inputs, w):
+        return layer.execution(inputs, {"w": w})
+
+    assert torch.autograd.gradcheck(f, (x, layer.w))
+    assert torch.autograd.gradgradcheck(f, (x, layer.w))
+    out = layer(x)
+    first = torch.autograd.grad(out.sum(), layer.w, retain_graph=True)[0]
+    second = torch.autograd.grad(out.sum(), layer.w)[0]
+    torch.testing.assert_close(first, second)
+    jac = torch.autograd.functional.jacobian(lambda w: f(X[:3], w), layer.w.detach())
+    assert jac.shape == (3, 2, 2)
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_gradient_penalty_matches_pennylane(fast: bool) -> None:
+    """create_graph=True: the weight gradient of a penalty on input gradients."""
+    layer = _layer("default.qubit", fast)
+    x = X.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+    (gw,) = torch.autograd.grad((gx**2).sum(), layer.w)
+    wr = layer.w.detach().clone().requires_grad_(True)
+    xr = X.clone().requires_grad_(True)
+    (rx,) = torch.autograd.grad(_reference(piecewise, xr, wr).sum(), xr, create_graph=True)
+    (rw,) = torch.autograd.grad((rx**2).sum(), wr)
+    torch.testing.assert_close(gw, rw, atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize("method", ["parameter-shift", "finite-diff", "spsa"])
+def test_torch_ops_inside_the_qnode_with_gradient_transforms(method: str) -> None:
+    layer = _layer("default.qubit", False, method)
+    x = X.clone().requires_grad_(True)
+    out = layer(x)
+    torch.testing.assert_close(out, _reference(piecewise, X, layer.w.detach()), atol=1e-10, rtol=0)
+    out.sum().backward()
+    assert x.grad.shape == X.shape and torch.isfinite(layer.w.grad).all()
+
+
+@pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])
+def test_best_with_probs_and_var_does_not_use_adjoint(device: str) -> None:
+    dev = qml.device(device, wires=2)
+
+    @qml.qnode(dev)
+    def circuit(inputs, w):
+        qml.RY(inputs[..., 0], wires=0)
+        qml.RX(w, wires=1)
+        qml.CNOT([0, 1])
+        return qml.probs(wires=[0, 1]), qml.var(qml.Z(1))
+
+    layer = QuantumLayer(circuit, {"w": 1}).double()
+    assert layer.w.shape == ()  # weight_shapes entry 1 is a scalar, as in TorchLayer
+    x = torch.tensor([[0.4], [1.3]], dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    assert out.shape == (2, 5)
+    out[:, 0].sum().backward()
+    ref = qml.QNode(circuit.func, qml.device("default.qubit", wires=2), diff_method="backprop")
+    xr = x.detach().clone().requires_grad_(True)
+    want = torch.hstack([r.reshape(2, -1) for r in ref(xr, layer.w.detach())])
+    want[:, 0].sum().backward()
+    torch.testing.assert_close(out.detach(), want.detach(), atol=1e-10, rtol=0)
+    torch.testing.assert_close(x.grad, xr.grad, atol=1e-8, rtol=0)
+
+
+def test_shapes_follow_torchlayer_and_nn_linear() -> None:
+    dev = qml.device("default.qubit", wires=2)
+
+    @qml.qnode(dev)
+    def single(w, inputs):  # inputs need not come first
+        qml.RY(inputs[..., 0], wires=0)
+        qml.RX(w, wires=0)
+        return qml.expval(qml.Z(0))
+
+    layer = QuantumLayer(single, {"w": 1})
+    assert layer(torch.rand(5, 1)).shape == (5,)
+    assert layer(torch.rand(1)).shape == ()
+    assert layer(torch.rand(3, 4, 1)).shape == (3, 4)
+    empty = layer(torch.rand(0, 1))
+    assert empty.shape == (0,)
+    assert layer(np.array([[0.1], [0.2]])).shape == (2,)
+    assert layer([[0.1], [0.2]]).shape == (2,)
+    linear = QuantumLinear(2, 1, readout="z", device="default.qubit")
+    assert linear(torch.rand(2, 3, 4)).shape == (2, 3, 2)
+    out = linear(torch.rand(0, 4))
+    assert out.shape == (0, 2)
+    out.sum().backward()
+    assert linear.weights.grad.abs().sum() == 0
+
+
+def test_kwargs_qnode_init_methods_and_input_argument() -> None:
+    dev = qml.device("default.qubit", wires=1)
+
+    @qml.qnode(dev)
+    def circuit(inputs, **kwargs):
+        qml.RX(inputs[..., 0] * kwargs["a"], wires=0)
+        qml.RY(kwargs["b"][0], wires=0)
+        return qml.expval(qml.Z(0))
+
+    fixed = {"a": torch.tensor(0.5), "b": torch.tensor([0.25])}
+    layer = QuantumLayer(circuit, {"a": 1, "b": (1,)}, init_method=fixed)
+    assert float(layer.a) == 0.5 and layer.b.tolist() == [0.25]
+    with pytest.raises(KeyError, match=r"missing \['b'\]"):
+        QuantumLayer(circuit, {"a": 1, "b": (1,)}, init_method={"a": torch.tensor(0.5)})
+    with pytest.raises(ValueError, match=r"shape \(2,\), but weight_shapes gives \(1,\)"):
+        QuantumLayer(circuit, {"a": 1, "b": (1,)}, init_method={"a": 0.1, "b": torch.zeros(2)})
+    ones = QuantumLayer(circuit, {"a": 1, "b": (1,)}, init_method=torch.nn.init.ones_)
+    assert float(ones.a) == 1.0 and ones.b.tolist() == [1.0]
+    returned = QuantumLayer(
+        circuit, {"a": 1, "b": (1,)}, init_method=lambda t: torch.full_like(t, 3.0)
+    )
+    assert float(returned.a) == 3.0  # the callable's return value is the initial value
+
+    @qml.qnode(dev)
+    def starred(inputs, *args):
+        return qml.expval(qml.Z(0))
+
+    with pytest.raises(TypeError, match=r"\*args"):
+        QuantumLayer(starred, {})
+
+    @qml.qnode(dev)
+    def named(features, w):
+        qml.RX(features[..., 0] + w, wires=0)
+        return qml.expval(qml.Z(0))
+
+    try:
+        QuantumLayer.set_input_argument("features")
+        assert QuantumLayer(named, {"w": 1})(torch.zeros(2, 1)).shape == (2,)
+    finally:
+        QuantumLayer.set_input_argument("inputs")
+    assert "RX" in layer.draw(torch.tensor([0.3]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"spsa_epsilon": float("nan")}, "spsa_epsilon must be a finite number > 0"),
+        ({"spsa_epsilon": 0.0}, "spsa_epsilon must be a finite number > 0"),
+        ({"spsa_num_directions": 2.5}, "spsa_num_directions must be an integer >= 1"),
+        ({"max_workers": 0}, "max_workers must be an integer >= 1"),
+        ({"gradient_method": "adam"}, "Unknown gradient_method 'adam'"),
+        ({"fast_path": "yes"}, "fast_path must be True or False"),
+    ],
+)
+def test_options_are_checked_at_construction(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        LayerOptions(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        QuantumLinear(2, **kwargs)
+
+
+def test_checkpoints_state_and_pickling() -> None:
+    two = QuantumLinear(2, 2, device="default.qubit")
+    two(torch.rand(1, 2))
+    one = QuantumLinear(2, 1, device="default.qubit")
+    one(torch.rand(1, 2))
+    with pytest.raises(RuntimeError, match=r"n_layers=2.*build the layer with the checkpoint"):
+        two.load_state_dict(one.state_dict())
+    model = torch.nn.Sequential(QuantumLinear(2, 1, device="default.qubit"), torch.nn.Linear(6, 1))
+    x = torch.rand(3, 2)
+    expected = model(x)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    torch.testing.assert_close(loaded(x), expected)
+    torch.testing.assert_close(copy.deepcopy(model)(x), expected)
+    amp = QuantumLinear(2, 1, encoding="amplitude", device="default.qubit")
+    with pytest.raises(ValueError, match=r"all-zero input row \(rows \[1\]\)"):
+        amp(torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+
+
+def test_state_outputs_are_refused_and_torch_func_is_explained() -> None:
+    @qml.qnode(qml.device("default.qubit", wires=1))
+    def state(inputs):
+        qml.RX(inputs[..., 0], wires=0)
+        return qml.state()
+
+    with pytest.raises(TypeError, match="complex values"):
+        QuantumLayer(state, {})(torch.rand(2, 1))
+    layer = QuantumLinear(2, 1, device="default.qubit")
+    layer(torch.rand(2))
+    with pytest.raises(RuntimeError, match="torch.func transforms"):
+        torch.func.grad(lambda x: layer(x).sum())(torch.rand(2))
+
+
+def test_shots_and_shot_vectors_on_the_layer() -> None:
+    dev = qml.device("default.qubit", wires=1, seed=7)
+
+    @qml.qnode(dev, shots=[2000, 3000])
+    def circuit(inputs, w):
+        qml.RX(inputs[..., 0] + w, wires=0)
+        return qml.expval(qml.Z(0))
+
+    layer = QuantumLayer(circuit, {"w": 1}, init_method={"w": torch.tensor(0.2)})
+    x = torch.tensor([[0.1], [1.2], [2.0]])
+    out = layer(x)
+    assert out.shape == (2, 3)  # one output per shot setting, as TorchLayer
+    exact = torch.cos(x[:, 0] + 0.2)
+    for shots, row in zip((2000, 3000), out, strict=True):
+        sigma = torch.sqrt((1 - exact**2) / shots)
+        assert torch.all((row - exact).abs() <= 5 * sigma + 1e-9)
+
+
+def test_adjoint_second_order_raises_instead_of_zero() -> None:
+    layer = _layer("lightning.qubit", True, "adjoint")
+    x = X.clone().requires_grad_(True)
+    with pytest.raises(RuntimeError, match="Second derivatives .* not available with"):
+        torch.autograd.grad(layer(x).sum(), x, create_graph=True)
+    (gx,) = torch.autograd.grad(layer(x).sum(), x)  # first order is fine
+    assert torch.isfinite(gx).all()
