@@ -259,7 +259,7 @@ def test_state_outputs_are_refused_and_torch_func_is_explained() -> None:
         QuantumLayer(state, {})(torch.rand(2, 1))
     layer = QuantumLinear(2, 1, device="default.qubit")
     layer(torch.rand(2))
-    with pytest.raises(RuntimeError, match="torch.func transforms"):
+    with pytest.raises(RuntimeError, match=r"torch\.func transforms"):
         torch.func.grad(lambda x: layer(x).sum())(torch.rand(2))
 
 
@@ -284,7 +284,7 @@ def test_shots_and_shot_vectors_on_the_layer() -> None:
 def test_adjoint_second_order_raises_instead_of_zero() -> None:
     layer = _layer("lightning.qubit", True, "adjoint")
     x = X.clone().requires_grad_(True)
-    with pytest.raises(RuntimeError, match="Second derivatives .* not available with"):
+    with pytest.raises(RuntimeError, match=r"Second derivatives .* not available with"):
         torch.autograd.grad(layer(x).sum(), x, create_graph=True)
     (gx,) = torch.autograd.grad(layer(x).sum(), x)  # first order is fine
     assert torch.isfinite(gx).all()
