@@ -74,6 +74,13 @@ def read_file(path: str) -> Any:
 
             return cirq.read_json(json_text=text)
         return parsed
+    from pennylane_qstore.convert.qasm import version
+
+    if version(text) is None:
+        raise ValueError(
+            f"{path}: not OpenQASM (no 'OPENQASM 2.0;' or 'OPENQASM 3.0;' line), Qiskit QPY, "
+            "Cirq JSON or IonQ JSON"
+        )
     return text
 
 
