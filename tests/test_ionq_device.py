@@ -15,7 +15,7 @@ import pennylane as qml
 import pytest
 from pennylane.exceptions import DeviceError
 
-from pennylane_qstore.ionq import device as device_module
+from pennylane_qstore.ionq import jobs as jobs_module
 from pennylane_qstore.ionq import results as results_module
 from pennylane_qstore.ionq.device import IonQDevice
 from pennylane_qstore.ionq.errors import (
@@ -341,7 +341,7 @@ def test_capabilities_come_from_the_toml(server: LocalIonQServer) -> None:
 def test_progress_is_shown_for_long_waits(
     server: LocalIonQServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(device_module, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(jobs_module, "PROGRESS_AFTER", 0.0)
     server.queue_time = 0.3
     dev = make(server, progress=True)
     qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
@@ -527,3 +527,107 @@ def test_initial_state_preparation(server: LocalIonQServer, gateset: str) -> Non
     exact = qml.device("default.qubit", wires=3)
     assert np.allclose(qml.QNode(prepared, dev)(), qml.QNode(prepared, exact)(), atol=0.02)
     assert np.allclose(qml.QNode(basis, dev)(), qml.QNode(basis, exact)())
+
+
+# ------------------------------------------------------------------ issue 10 regressions
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"cost_cap": "10"}, TypeError, r"cost_cap= takes a number of US dollars.*'10'"),
+        ({"cost_cap": -1}, ValueError, "cost_cap= must be at least 0"),
+        ({"poll_interval": -1}, ValueError, r"poll_interval= takes seconds above 0.*-1"),
+        ({"poll_interval": "fast"}, ValueError, "poll_interval="),
+        ({"timeout": -1}, ValueError, "timeout= must be a number of seconds above 0"),
+        ({"timeout": "1"}, TypeError, "timeout= takes a number of seconds"),
+        ({"max_circuits_per_job": 0}, ValueError, "max_circuits_per_job must be at least 1"),
+        ({"dry_run": "yes"}, TypeError, "dry_run= takes True or False"),
+        ({"session": 42}, TypeError, "session= takes a session id"),
+        ({"noise_seed": -3}, ValueError, "noise_seed= takes a non-negative int"),
+        ({"rates": {"minimum": 1}}, TypeError, "rates= takes a pennylane_qstore"),
+        ({"metadata": ["a"]}, TypeError, "metadata= takes a dict"),
+    ],
+)
+def test_options_are_checked_at_construction(
+    server: LocalIonQServer, kwargs: dict, error: type, message: str
+) -> None:
+    """cost_cap='10' used to fail at run time with a TypeError, cost_cap=-1 and timeout=-1 were
+    accepted, poll_interval=-1 said 'cannot unpack non-iterable int'."""
+    with pytest.raises(error, match=message):
+        make(server, **kwargs)
+
+
+def test_negative_seed_is_explained() -> None:
+    """seed=-1 said 'takes an int ... got -1'."""
+    with pytest.raises(TypeError, match="seed= takes a non-negative int"):
+        qml.device("qstore.ionq", wires=1, shots=10, seed=-1, api_key="k")
+
+
+def test_a_single_poll_interval_number_is_a_fixed_interval(server: LocalIonQServer) -> None:
+    assert make(server, poll_interval=0.02).poll_interval == (0.02, 0.02)
+
+
+def test_zero_cost_cap_still_runs_the_free_simulator(server: LocalIonQServer) -> None:
+    dev = make(server, wires=1, cost_cap=0)
+    assert qml.QNode(lambda: qml.expval(qml.Z(0)), dev)() == 1.0
+
+
+def test_session_takes_the_create_session_record(server: LocalIonQServer) -> None:
+    """Passing create_session's dict made the server raise TypeError six times (a 503)."""
+    record = make(server).client.create_session("simulator")
+    dev = make(server, wires=1, session=record)
+    assert qml.QNode(lambda: qml.expval(qml.Z(0)), dev)() == 1.0
+    assert server.job_payloads()[0]["session_id"] == record["id"]
+
+
+def test_session_on_another_backend_is_refused(server: LocalIonQServer) -> None:
+    from pennylane_qstore.ionq.errors import IonQAPIError
+
+    record = make(server).client.create_session("qpu.aria-1")
+    dev = make(server, wires=1, session=record["id"])
+    with pytest.raises(IonQAPIError, match=r"is on qpu\.aria-1; this job asks for simulator"):
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+
+
+def test_execute_async_takes_a_single_tape(server: LocalIonQServer) -> None:
+    """A single tape failed with "'Hadamard' object has no attribute 'shots'"."""
+    dev = make(server, wires=1)
+    tape = qml.tape.QuantumScript([qml.X(0)], [qml.expval(qml.Z(0))])
+    assert asyncio.run(dev.execute_async(tape)) == -1.0
+    (compiled,), _ = dev.preprocess_transforms()(tape.copy(shots=10))
+    assert dev.execute(compiled) == -1.0
+
+
+def test_timeout_names_the_queued_state(server: LocalIonQServer) -> None:
+    """The timeout said a job 'is still ready after 1 s' and was a generic IonQError."""
+    from pennylane_qstore.ionq.errors import IonQTimeoutError
+
+    server.queue_time = 60
+    dev = make(server, timeout=0.1)
+    with pytest.raises(IonQTimeoutError, match=r"still queued on IonQ \(status 'ready'\)") as info:
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+    assert info.value.job_id == dev.client.list_jobs()["jobs"][0]["id"]
+
+
+def test_preprocessing_reads_ionq_toml(server: LocalIonQServer) -> None:
+    """Capabilities said they came from ionq.toml while preprocessing never read it."""
+    import copy
+
+    dev = make(server, wires=1, gateset="qis")
+    dev.capabilities = copy.deepcopy(dev.capabilities)  # the class's copy is shared
+    dev.capabilities.operations.pop("SX")
+    dev.capabilities.observables.pop("Hadamard")
+    tape = qml.tape.QuantumScript([qml.SX(0)], [qml.expval(qml.Z(0))], shots=100)
+    (compiled,), _ = dev.preprocess_transforms()(tape)
+    assert "SX" not in {op.name for op in compiled.operations}
+    with pytest.raises(DeviceError, match=r"H\(0\) not supported"):
+        dev.preprocess_transforms()(tape.copy(measurements=[qml.expval(qml.Hadamard(0))]))
+
+
+def test_job_ids_are_logged_at_debug(server: LocalIonQServer, caplog) -> None:
+    dev = make(server, wires=1)
+    with caplog.at_level("DEBUG", logger="pennylane_qstore.ionq"):
+        qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
+    job_id = dev.runs[-1].job_ids[0]
+    assert any(job_id in r.getMessage() and r.levelname == "DEBUG" for r in caplog.records)

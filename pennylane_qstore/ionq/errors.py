@@ -49,6 +49,25 @@ class IonQJobFailed(IonQError):
         self.detail = detail
 
 
+class IonQTimeoutError(IonQError):
+    """A batch took longer than the device's ``timeout``; its jobs were cancelled.
+
+    Attributes:
+        job_id: The job still unfinished.
+        state: Where it was (for example ``queued on IonQ (status 'ready')``).
+        timeout: The limit in seconds.
+    """
+
+    def __init__(self, job_id: str, state: str, timeout: float) -> None:
+        super().__init__(
+            f"IonQ job {job_id} was still {state} after {timeout:g} s; it was cancelled "
+            "(raise timeout= to wait longer, or timeout=None to wait without a limit)"
+        )
+        self.job_id = job_id
+        self.state = state
+        self.timeout = timeout
+
+
 class CostCapExceeded(IonQError):
     """A batch's estimated cost is above the device's ``cost_cap``; nothing was submitted."""
 

@@ -1,0 +1,98 @@
+"""Checks of the ``qstore.ionq`` device's options, each with an error naming the fix."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from pennylane_qstore.ionq.backends import MIN_SHOTS_ERROR_MITIGATION
+
+
+def _number(name: str, value: Any, unit: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name}= takes a number of {unit} or None, got {value!r}")
+    return float(value)
+
+
+def non_negative(name: str, value: Any, unit: str) -> float | None:
+    if value is None:
+        return None
+    if _number(name, value, unit) < 0:
+        raise ValueError(f"{name}= must be at least 0 ({unit}), got {value!r}")
+    return float(value)
+
+
+def positive(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if _number(name, value, "seconds") <= 0:
+        raise ValueError(f"{name}= must be a number of seconds above 0 or None, got {value!r}")
+    return float(value)
+
+
+def flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}= takes True or False, got {value!r}")
+    return bool(value)
+
+
+def optional_bool(name: str, value: Any) -> bool | None:
+    return None if value is None else flag(name, value)
+
+
+def check_mitigation_shots(shots: int) -> None:
+    if shots < MIN_SHOTS_ERROR_MITIGATION:
+        raise ValueError(
+            f"error mitigation needs at least {MIN_SHOTS_ERROR_MITIGATION} shots, got {shots}"
+        )
+
+
+def check_poll_interval(value: Any) -> tuple[float, float]:
+    pair = (value, value) if isinstance(value, numbers.Real) else value
+    try:
+        first, longest = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        first = longest = -1.0
+    if isinstance(value, bool) or not 0 < first <= longest or not np.isfinite(longest):
+        raise ValueError(
+            "poll_interval= takes seconds above 0 or a pair (first, longest) with "
+            f"0 < first <= longest, got {value!r}"
+        )
+    return first, longest
+
+
+def check_max_circuits(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"max_circuits_per_job must be at least 1, got {value!r}")
+    return int(value)
+
+
+def check_noise_seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"noise_seed= takes a non-negative int or None, got {value!r}")
+    return int(value)
+
+
+def session_id(value: Any) -> str | None:
+    """Accept a session id or the record ``IonQClient.create_session`` returns."""
+    if isinstance(value, Mapping) and isinstance(value.get("id"), str):
+        return value["id"]
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(
+        "session= takes a session id (str) or the record IonQClient.create_session returns, "
+        f"got {value!r}"
+    )
+
+
+def check_metadata(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"metadata= takes a dict of strings, got {value!r}")
+    return {str(k): str(v) for k, v in value.items()}

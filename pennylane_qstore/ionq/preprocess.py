@@ -1,0 +1,57 @@
+"""The ``qstore.ionq`` device's own preprocessing steps (the rest are PennyLane's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pennylane as qml
+from pennylane.exceptions import DeviceError
+from pennylane.tape import QuantumScript
+from pennylane.transforms.core import transform
+
+from pennylane_qstore.ionq.backends import MAX_SHOTS
+from pennylane_qstore.ionq.ops import MS, ZZ
+
+
+@transform
+def check_shot_limit(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
+    """Refuse circuits with more shots than IonQ runs."""
+    if tape.shots.total_shots > MAX_SHOTS:
+        raise DeviceError(f"IonQ runs at most {MAX_SHOTS} shots per circuit, got {tape.shots}")
+    return (tape,), lambda results: results[0]
+
+
+@transform
+def sums_as_hermitian(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
+    """Measure ``var``/``sample``/``counts`` of a sum as one Hermitian observable.
+
+    ``split_non_commuting`` splits only expectation values into terms; the variance (or the
+    samples) of a sum need the sum's own eigenbasis, which ``Hermitian`` provides.
+    """
+    measurements = []
+    for mp in tape.measurements:
+        obs = mp.obs
+        if obs is not None and not isinstance(mp, qml.measurements.ExpectationMP):
+            if isinstance(obs, (qml.ops.SProd, qml.ops.Prod)):
+                obs = obs.simplify()
+            if isinstance(obs, qml.ops.Sum):
+                hermitian = qml.Hermitian(qml.matrix(obs, wire_order=obs.wires), wires=obs.wires)
+                mp = type(mp)(obs=hermitian)
+        measurements.append(mp)
+    return (tape.copy(measurements=measurements),), lambda results: results[0]
+
+
+@transform
+def rotate_to_measurement_basis(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
+    """Append the measurements' diagonalizing gates so every measurement reads Z-basis samples."""
+    rotated = tape.copy(operations=[*tape.operations, *tape.diagonalizing_gates])
+    return (rotated,), lambda results: results[0]
+
+
+def native_compiles(op: qml.operation.Operator) -> bool:
+    """Whether the native compiler lowers ``op`` directly (others are decomposed first)."""
+    if isinstance(op, (qml.Barrier, MS, ZZ, qml.SWAP, qml.IsingXX, qml.IsingYY, qml.IsingZZ)):
+        return True
+    if len(op.wires) == 1:
+        return op.has_matrix
+    return isinstance(op, qml.ops.op_math.Controlled) and len(op.wires) == 2 and op.base.has_matrix
