@@ -80,6 +80,8 @@ class LocalPineconeServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.requests: list[tuple[str, str, int]] = []
+        """Every request received: (method, path, body bytes)."""
 
     @property
     def url(self) -> str:
@@ -292,6 +294,7 @@ def _handler_for(server: LocalPineconeServer) -> type[BaseHTTPRequestHandler]:
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                server.requests.append((method, url.path, length))
                 if self.headers.get("Api-Key") != server.api_key:
                     raise PineconeApiError(401, "Invalid API Key", 16)
                 if length > MAX_BODY_BYTES:

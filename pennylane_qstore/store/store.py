@@ -83,13 +83,12 @@ class QuantumStateStore:
         if num_qubits is not None:
             if not isinstance(num_qubits, int) or num_qubits < 1:
                 raise ValueError(f"num_qubits must be a positive int, got {num_qubits!r}")
-            dim = backend.dimension
-            if dim is not None and dim != 2**num_qubits:
+            dim = backend.set_dimension(2**num_qubits)
+            if dim != 2**num_qubits:
                 raise StateError(
                     f"this store holds {dim.bit_length() - 1}-qubit states, not {num_qubits}; "
                     "open it without num_qubits or use another store"
                 )
-            backend.set_dimension(2**num_qubits)
 
     @property
     def backend(self) -> str:
