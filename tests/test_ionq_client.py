@@ -236,3 +236,53 @@ def test_endpoint_requests_are_exact(make_client: Callable) -> None:
         "backend": "qpu.aria-1",
         "settings": {"cost_limit": {"unit": "usd", "value": 50.0}, "job_count_limit": 3},
     }
+
+
+# ------------------------------------------------------------------ issue 10 regressions
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:9", "ftp://ionq.test/v0.4", "http://"])
+def test_url_without_http_scheme_is_refused_at_construction(url: str) -> None:
+    """api_url='127.0.0.1:9' leaked requests' InvalidSchema at the first request."""
+    from pennylane_qstore.ionq.errors import IonQConnectionError
+
+    with pytest.raises(IonQConnectionError, match=r"not an http\(s\) URL.*qstore ionq-server"):
+        IonQClient(api_key="k", api_url=url)
+
+
+def test_requests_carry_a_user_agent(make_client: Callable) -> None:
+    client, transport = make_client([ok({"id": "j1", "status": "completed"})])
+    client.get_job("j1")
+    agent = transport.sent[0].headers["User-Agent"]
+    assert agent.startswith("pennylane-qstore/") and "requests/" in agent
+
+
+def test_create_session_goes_through_request(make_client: Callable) -> None:
+    """create_session bypassed request(): a 401 was not turned into IonQAuthError."""
+    client, transport = make_client([(401, {"message": "bad key"}, {})])
+    with pytest.raises(IonQAuthError, match="bad key"):
+        client.create_session("simulator", cost_limit=1.0)
+    assert body_of(transport.sent[0]) == {
+        "backend": "simulator",
+        "settings": {"cost_limit": {"unit": "usd", "value": 1.0}},
+    }
+
+
+def test_submission_retries_are_logged_at_info(
+    make_client: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = make_client([(503, {}, {}), ok({"jobs": [], "next": None}), ok({"id": "j9"})])
+    with caplog.at_level("INFO", logger="pennylane_qstore.ionq.client"):
+        assert client.submit_job(job_payload([BELL], 2, gateset="qis")) == "j9"
+    (record,) = [r for r in caplog.records if "POST /jobs attempt 1 failed" in r.getMessage()]
+    assert record.levelname == "INFO" and "HTTP 503" in record.getMessage()
+
+
+def test_http_retries_are_logged_at_info(server, caplog: pytest.LogCaptureFixture) -> None:
+    """urllib3's retries of GET requests (real HTTP to the local server) are logged."""
+    client = IonQClient(api_key=server.api_key, api_url=server.url, backoff_factor=0.01)
+    server.inject("5xx", count=2, methods=("GET",))
+    with caplog.at_level("INFO", logger="pennylane_qstore.ionq.client"):
+        assert client.list_jobs()["jobs"] == []
+    retries = [r for r in caplog.records if r.getMessage().startswith("retrying GET")]
+    assert len(retries) == 2 and all("HTTP 503" in r.getMessage() for r in retries)

@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pennylane as qml
@@ -33,9 +32,9 @@ HERMITIAN = np.array([[1.0, 2.0], [2.0, -1.0]])
 
 
 @pytest.fixture
-def server() -> Iterator[LocalIonQServer]:
-    with LocalIonQServer(seed=5) as srv:
-        yield srv
+def server_seed() -> int:
+    """Seed of the shared ``server`` fixture (tests/conftest.py) in this module."""
+    return 5
 
 
 def make(server: LocalIonQServer, wires: int = 3, shots: object = SHOTS, **kwargs: object):

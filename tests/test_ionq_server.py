@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pennylane as qml
@@ -22,9 +21,9 @@ BELL = [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}]
 
 
 @pytest.fixture
-def server() -> Iterator[LocalIonQServer]:
-    with LocalIonQServer(seed=11) as srv:
-        yield srv
+def server_seed() -> int:
+    """Seed of the shared ``server`` fixture (tests/conftest.py) in this module."""
+    return 11
 
 
 @pytest.fixture

@@ -10,11 +10,14 @@ client looks the id up before sending again, so a job is never created twice.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import uuid
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,9 +25,42 @@ from urllib3.util import Retry
 
 from pennylane_qstore.ionq.errors import IonQAPIError, IonQAuthError, IonQConnectionError
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_API_URL = "https://api.ionq.co/v0.4"
 CLIENT_ID_KEY = "qstore_client_id"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+def user_agent() -> str:
+    """The ``User-Agent`` the client sends: ``pennylane-qstore/<version> requests/<version>``."""
+    try:
+        ours = version("pennylane-qstore")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        ours = "unknown"
+    return f"pennylane-qstore/{ours} requests/{requests.__version__}"
+
+
+def check_api_url(url: str) -> str:
+    """Return ``url`` without a trailing slash; raise :class:`IonQConnectionError` if unusable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise IonQConnectionError(
+            f"api_url {url!r} is not an http(s) URL; give the scheme and host, e.g. "
+            f"'http://127.0.0.1:8000/v0.4' for `qstore ionq-server` or {DEFAULT_API_URL!r}"
+        )
+    return url.rstrip("/")
+
+
+class _LoggedRetry(Retry):
+    """urllib3's retry policy, logging each retry at INFO on this module's logger."""
+
+    def increment(self, method=None, url=None, response=None, error=None, **kwargs):  # type: ignore[no-untyped-def]
+        """Count one retry (as urllib3 does) and log why it happens."""
+        retry = super().increment(method, url, response, error, **kwargs)
+        why = f"HTTP {response.status}" if response is not None else type(error).__name__
+        logger.info("retrying %s %s after %s (%s retries left)", method, url, why, retry.total)
+        return retry
 
 
 def resolve_api_key(api_key: str | None) -> str:
@@ -60,12 +96,12 @@ class IonQClient:
         backoff_max: float = 10.0,
     ) -> None:
         self.api_key = resolve_api_key(api_key)
-        self.api_url = (api_url or os.environ.get("IONQ_API_URL") or DEFAULT_API_URL).rstrip("/")
+        self.api_url = check_api_url(api_url or os.environ.get("IONQ_API_URL") or DEFAULT_API_URL)
         self.timeout = timeout
         self.retries = retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
-        retry = Retry(
+        retry = _LoggedRetry(
             total=retries,
             connect=retries,
             read=retries,
@@ -83,7 +119,11 @@ class IonQClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update(
-            {"Authorization": f"apiKey {self.api_key}", "Content-Type": "application/json"}
+            {
+                "Authorization": f"apiKey {self.api_key}",
+                "Content-Type": "application/json",
+                "User-Agent": user_agent(),
+            }
         )
 
     def close(self) -> None:
@@ -109,7 +149,7 @@ class IonQClient:
             response = self.session.request(
                 method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs
             )
-        except (requests.ConnectionError, requests.Timeout) as err:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.InvalidURL) as err:
             raise IonQConnectionError(
                 f"cannot reach the IonQ API at {self.api_url} ({type(err).__name__}: {err}); "
                 "check api_url= / $IONQ_API_URL and the network (for offline work start "
@@ -123,6 +163,16 @@ class IonQClient:
             with contextlib.suppress(ValueError):
                 delay = min(self.backoff_max, max(delay, float(retry_after)))
         return delay
+
+    def _wait_to_resubmit(self, attempt: int, why: str, retry_after: str | None = None) -> None:
+        delay = self._backoff(attempt, retry_after)
+        logger.info(
+            "POST /jobs attempt %d failed (%s); checking for the job and resubmitting in %.2f s",
+            attempt + 1,
+            why,
+            delay,
+        )
+        time.sleep(delay)
 
     # -- jobs --------------------------------------------------------------------------------
     def submit_job(self, payload: Mapping[str, Any]) -> str:
@@ -147,15 +197,16 @@ class IonQClient:
                 response = self.session.post(url, json=body, timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as err:
                 last_error = err
-                time.sleep(self._backoff(attempt))
+                self._wait_to_resubmit(attempt, f"{type(err).__name__}: {err}")
                 continue
             if response.status_code == 429:
                 last_error = None
-                time.sleep(self._backoff(attempt, response.headers.get("Retry-After")))
+                self._wait_to_resubmit(attempt, "HTTP 429", response.headers.get("Retry-After"))
                 continue
             if response.status_code >= 500:
                 last_error = IonQAPIError(response.status_code, response.text)
-                time.sleep(self._backoff(attempt, response.headers.get("Retry-After")))
+                why = f"HTTP {response.status_code}"
+                self._wait_to_resubmit(attempt, why, response.headers.get("Retry-After"))
                 continue
             return self._decode(response)["id"]
         found = self.find_job(client_id, body["name"])
@@ -236,10 +287,9 @@ class IonQClient:
         if duration_limit_min is not None:
             settings["duration_limit_min"] = duration_limit_min
         body = {"backend": backend, "settings": settings}
-        # A lost answer here only leaves an empty session behind; sessions cost nothing.
-        return self._decode(
-            self.session.post(f"{self.api_url}/sessions", json=body, timeout=self.timeout)
-        )
+        # POST is not retried (see the module docstring); a lost answer here only leaves an
+        # empty session behind, and sessions cost nothing.
+        return self.request("POST", "/sessions", json=body)
 
 
 def job_payload(
