@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "pennylane_qstore.ionq.cli",
     "pennylane_qstore.k8s.cli",
     "pennylane_qstore.store.cli",
+    "pennylane_qstore.convert.cli",
 )
 
 
