@@ -196,3 +196,46 @@ def test_observable_measurement_is_written_in_its_eigenbasis():
     back = convert(convert(tape, to="cirq"), to="tape")
     p = _probs(back)
     assert abs((p[0] - p[1]) - np.sin(0.3)) < ATOL
+
+
+def _up_to_phase(u, v):
+    index = np.unravel_index(np.argmax(np.abs(v)), v.shape)
+    np.testing.assert_allclose(u, (u[index] / v[index]) * v, atol=ATOL)
+
+
+def test_cirq_gates_without_a_pennylane_name_keep_their_unitary():
+    q = cirq.LineQubit.range(3)
+    circuit = cirq.Circuit(
+        cirq.PhasedXPowGate(phase_exponent=0.3, exponent=0.7).on(q[0]),
+        cirq.ISWAP(q[0], q[1]) ** 0.5,
+        cirq.FSimGate(theta=0.4, phi=0.9).on(q[1], q[2]),
+        cirq.CZ(q[0], q[2]) ** 0.3,
+        cirq.X(q[1]) ** 0.25,
+        cirq.ControlledGate(cirq.Y**0.5, num_controls=2, control_values=(1, 0)).on(*q),
+        cirq.MatrixGate(cirq.unitary(cirq.H)).on(q[2]),
+        cirq.CCZ(*q),
+        cirq.rz(0.3).on(q[0]).controlled_by(q[1]),
+    )
+    expected = cirq.unitary(circuit)
+    for target in ("tape", "qasm3", "qiskit", "ionq"):
+        back = convert(convert(circuit, to=target), to="tape")
+        _up_to_phase(qml.matrix(QuantumScript(back.operations), wire_order=range(3)), expected)
+
+
+def test_qiskit_library_gates_match_qiskit_operator():
+    from qiskit.circuit import library
+    from qiskit.quantum_info import Operator
+
+    circuit = qiskit.QuantumCircuit(3)
+    circuit.append(library.RXXGate(0.3), [0, 2])
+    circuit.append(library.iSwapGate(), [1, 2])
+    circuit.cu(0.1, 0.2, 0.3, 0.4, 0, 1)
+    circuit.u(0.5, 0.6, 0.7, 2)
+    circuit.sxdg(1)
+    circuit.mcx([0, 1], 2)
+    circuit.cp(0.8, 2, 0)
+    # Qiskit orders qubit 0 least significant; PennyLane most significant
+    expected = Operator(circuit.reverse_bits()).data
+    for target in ("tape", "qasm2", "cirq", "ionq"):
+        back = convert(convert(circuit, to=target), to="tape")
+        _up_to_phase(qml.matrix(QuantumScript(back.operations), wire_order=range(3)), expected)

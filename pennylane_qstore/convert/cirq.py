@@ -120,6 +120,14 @@ def _operation(cirq: Any, op: Any, index: dict, values: dict) -> list[Operator]:
     raise ConversionError(f"Cirq operation {op} has no unitary and no PennyLane form")
 
 
+def _qubit_indices(cirq: Any, circuit: Any) -> dict:
+    """Return wire numbers: a ``LineQubit``'s own index, else positions in Cirq's sorted order."""
+    qubits = sorted(circuit.all_qubits())
+    if all(isinstance(q, cirq.LineQubit) and q.x >= 0 for q in qubits):
+        return {q: q.x for q in qubits}
+    return {q: i for i, q in enumerate(qubits)}
+
+
 def read_cirq(circuit: Any, params: Mapping[str, float] | None = None) -> QuantumScript:
     """Return the common-form tape of a Cirq circuit (qubits in Cirq's sorted order).
 
@@ -139,7 +147,7 @@ def read_cirq(circuit: Any, params: Mapping[str, float] | None = None) -> Quantu
                 "params={name: value} (symbols are kept only when converting to cirq)"
             )
         circuit = cirq.resolve_parameters(circuit, dict(params))
-    index = {q: i for i, q in enumerate(sorted(circuit.all_qubits()))}
+    index = _qubit_indices(cirq, circuit)
     values: dict = {}
     operations = []
     for op in circuit.all_operations():
@@ -148,13 +156,15 @@ def read_cirq(circuit: Any, params: Mapping[str, float] | None = None) -> Quantu
 
 
 def write_cirq(tape: QuantumScript) -> Any:
-    """Return the Cirq circuit of a common-form tape (qubits ``q_0, q_1, ...``)."""
+    """Return the Cirq circuit of a common-form tape (wire ``i`` is ``cirq.LineQubit(i)``)."""
     from pennylane_qstore.convert.qasm import write_qasm2
 
-    _cirq()
+    cirq = _cirq()
     from cirq.contrib.qasm_import import circuit_from_qasm
 
     try:
-        return circuit_from_qasm(write_qasm2(tape))
+        circuit = circuit_from_qasm(write_qasm2(tape))
     except Exception as exc:  # Cirq's QASM parser raises QasmException and others
         raise ConversionError(f"Cirq cannot read the circuit's OpenQASM 2: {exc}") from exc
+    # Cirq's reader names qubit q[i] NamedQubit("q_i"); give LineQubit(i), Cirq's usual qubit
+    return circuit.transform_qubits(lambda q: cirq.LineQubit(int(q.name.rsplit("_", 1)[1])))

@@ -7,6 +7,7 @@ returned as it is); any other target needs their values (``params={"theta": 0.1}
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,18 @@ from pennylane.tape import QuantumScript
 
 from pennylane_qstore.convert._hub import ConversionError, from_operations
 
+# Gates pennylane-qiskit maps to a named PennyLane gate. Anything else it turns into a
+# QubitUnitary of Qiskit's little-endian matrix on big-endian wires (wrong for several qubits) or
+# drops with a warning, so such circuits are first transpiled to these gates (exactly).
+_NAMED_GATES = frozenset(
+    {"x", "y", "z", "h", "s", "t", "sx", "sdg", "tdg", "sxdg", "id", "rx", "ry", "rz", "p"}
+    | {"u1", "u2", "u3", "cx", "cy", "cz", "ch", "cp", "crx", "cry", "crz", "swap", "iswap"}
+    | {"rxx", "ryy", "rzz", "ecr", "ccx", "ccz", "cswap"}
+)
+_KEPT = frozenset(
+    {"measure", "reset", "barrier", "if_else", "switch_case", "while_loop", "for_loop"}
+)
+
 
 def _qiskit():
     try:
@@ -22,7 +35,8 @@ def _qiskit():
         from qiskit import qasm2
     except ImportError as exc:
         raise ImportError(
-            'converting Qiskit circuits needs qiskit and pennylane-qiskit: pip install "pennylane-qstore[qiskit]"'
+            "converting Qiskit circuits needs qiskit and pennylane-qiskit: "
+            'pip install "pennylane-qstore[qiskit]"'
         ) from exc
     return qiskit, qasm2
 
@@ -47,7 +61,6 @@ def read_qiskit(circuit: Any, params: Mapping[str, float] | None = None) -> Quan
         ConversionError: for unbound parameters without values or an instruction
             ``pennylane-qiskit`` cannot convert.
     """
-    _qiskit()
     if circuit.parameters:
         names = [p.name for p in circuit.parameters]
         missing = [name for name in names if name not in (params or {})]
@@ -57,8 +70,15 @@ def read_qiskit(circuit: Any, params: Mapping[str, float] | None = None) -> Quan
                 "params={name: value} (symbolic parameters are kept only when converting to qiskit)"
             )
         circuit = circuit.assign_parameters({p: params[p.name] for p in circuit.parameters})
+    qiskit, _ = _qiskit()
     try:
-        tape = qml.tape.make_qscript(qml.from_qiskit(circuit, measurements=None))()
+        if set(circuit.count_ops()) - _NAMED_GATES - _KEPT:
+            circuit = qiskit.transpile(
+                circuit, basis_gates=sorted(_NAMED_GATES), optimization_level=0
+            )
+        with warnings.catch_warnings():  # pennylane-qiskit drops what it cannot convert, warning
+            warnings.filterwarnings("error", message=".*not supported by PennyLane")
+            tape = qml.tape.make_qscript(qml.from_qiskit(circuit, measurements=None))()
     except Exception as exc:  # pennylane-qiskit raises several exception types
         raise ConversionError(f"cannot convert the Qiskit circuit to PennyLane: {exc}") from exc
     if any(isinstance(op, qml.GlobalPhase) for op in tape.operations):
