@@ -184,6 +184,19 @@ class BatchExecutor:
         self._template = _pristine_copy(qnode.device) if self.async_execution else None
         self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape
 
+    def engine_recipe(self) -> Any:
+        """The engine's derivative recipe for this layer's method (``None``: adjoint)."""
+        if self.gradient_method not in ("parameter-shift", "finite-diff", "spsa"):
+            return None
+        from pennylane_qstore.engine.recipes import Recipe
+
+        return Recipe(self.gradient_method, self.spsa_epsilon, self.spsa_num_directions, self._rng)
+
+    def engine_note(self) -> str:
+        """How the engine differentiates this layer's batches (for the routing record)."""
+        how = "adjoint" if self.engine_recipe() is None else self.gradient_method
+        return f"layer batch on the engine ({how} backward)"
+
     def method_for(self, tape: qml.tape.QuantumScript) -> str:
         """The gradient method for one recorded circuit.
 
@@ -273,11 +286,15 @@ class BatchExecutor:
         if fast is not None:
             start = time.perf_counter()
             try:
-                outputs, engine_vjp = _engine().run_numpy(fast, x, w, with_vjp)
+                outputs, engine_vjp = _engine().run_numpy(
+                    fast, x, w, with_vjp, self.engine_recipe()
+                )
             except _engine().EngineUnsupportedError:  # this call's structure is not supported
                 fast = None
         if fast is not None:
-            record_engine_batch(self.qnode.device, len(x), time.perf_counter() - start)
+            record_engine_batch(
+                self.qnode.device, len(x), time.perf_counter() - start, self.engine_note()
+            )
             if engine_vjp is None:
                 return BatchResult(outputs, None)
 

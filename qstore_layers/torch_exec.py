@@ -229,9 +229,13 @@ class TorchExecution:
         start = time.perf_counter()
         try:
             with PENNYLANE_LOCK:
-                out, returned = traced.with_dtype(dtype).run(x2d, [weights[n] for n in shapes])
+                out, returned = traced.with_dtype(dtype).run(
+                    x2d, [weights[n] for n in shapes], ex.engine_recipe()
+                )
         except EngineUnsupportedError as exc:
             logger.debug("engine refused this call (%s); running the QNode", exc)
             return None
-        record_engine_batch(ex.qnode.device, len(x2d), time.perf_counter() - start)
+        record_engine_batch(
+            ex.qnode.device, len(x2d), time.perf_counter() - start, ex.engine_note()
+        )
         return _shape_like_qnode(out.to(x2d.dtype), returned, batched)

@@ -107,14 +107,57 @@ def test_gradient_penalty_matches_pennylane(fast: bool) -> None:
     torch.testing.assert_close(gw, rw, atol=1e-8, rtol=0)
 
 
-@pytest.mark.parametrize("method", ["parameter-shift", "finite-diff", "spsa"])
-def test_torch_ops_inside_the_qnode_with_gradient_transforms(method: str) -> None:
-    layer = _layer("default.qubit", False, method)
+@pytest.mark.parametrize("fast", PATHS)
+@pytest.mark.parametrize(
+    ("method", "tol"), [("parameter-shift", 1e-9), ("finite-diff", 2e-5), ("spsa", None)]
+)
+def test_hardware_style_methods_on_both_paths(method: str, tol: float | None, fast: bool) -> None:
+    """parameter-shift / finite-diff / SPSA: the engine's shifted rows and PennyLane's gradient
+    transforms both give the exact gradient within the method's error."""
+    layer = _layer("default.qubit", fast, method)
     x = X.clone().requires_grad_(True)
-    out = layer(x)
+    with qml.Tracker(layer.qnode.device) as tracker:
+        out = layer(x)
+    assert ("engine_rows" in tracker.totals) is fast
     torch.testing.assert_close(out, _reference(piecewise, X, layer.w.detach()), atol=1e-10, rtol=0)
     out.sum().backward()
-    assert x.grad.shape == X.shape and torch.isfinite(layer.w.grad).all()
+    xr, wr = X.clone().requires_grad_(True), layer.w.detach().clone().requires_grad_(True)
+    _reference(piecewise, xr, wr).sum().backward()
+    if tol is not None:
+        torch.testing.assert_close(x.grad, xr.grad, atol=tol, rtol=0)
+        torch.testing.assert_close(layer.w.grad, wr.grad, atol=tol, rtol=0)
+    else:
+        assert x.grad.shape == X.shape and torch.isfinite(layer.w.grad).all()
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_spsa_mean_converges_to_the_exact_gradient(fast: bool) -> None:
+    estimates = []
+    for seed in range(12):
+        qnode = qml.QNode(piecewise, qml.device("default.qubit", wires=2))
+        layer = QuantumLayer(
+            qnode,
+            {"w": (2,)},
+            gradient_method="spsa",
+            seed=seed,
+            fast_path=fast,
+            spsa_num_directions=50 if fast else 4,
+        ).double()
+        with torch.no_grad():
+            layer.w.copy_(torch.tensor([-1.7, 0.9]))
+        layer(X).sum().backward()
+        estimates.append(layer.w.grad.clone())
+    est = torch.stack(estimates)
+    wr = torch.tensor([-1.7, 0.9], dtype=torch.float64, requires_grad=True)
+    _reference(piecewise, X, wr).sum().backward()
+    sem = est.std(0) / math.sqrt(len(est))
+    assert torch.all((est.mean(0) - wr.grad).abs() <= 5 * sem + 1e-3)
+
+
+def test_parameter_shift_on_the_engine_is_differentiable_twice() -> None:
+    layer = _layer("default.qubit", True, "parameter-shift")
+    x = X[:2].clone().requires_grad_(True)
+    assert torch.autograd.gradgradcheck(lambda a, w: layer.execution(a, {"w": w}), (x, layer.w))
 
 
 @pytest.mark.parametrize("device", ["default.qubit", "lightning.qubit"])

@@ -14,6 +14,7 @@ from pennylane_qstore.engine.program import (
     expand_operations,
     structure_key,
 )
+from pennylane_qstore.engine.recipes import Recipe, simulate_with_recipe
 from pennylane_qstore.engine.runtime import batch_size_of, simulate
 
 _CACHE: OrderedDict[tuple, Program] = OrderedDict()
@@ -58,6 +59,7 @@ def execute_tape(
     dtype: torch.dtype = torch.complex64,
     wires: qml.wires.Wires | None = None,
     device: torch.device | str | None = None,
+    recipe: Recipe | None = None,
 ) -> torch.Tensor:
     """Simulate ``tape`` analytically and return its expectation values as a torch tensor.
 
@@ -70,6 +72,8 @@ def execute_tape(
             ``torch.complex128``.
         wires: Register wire order; defaults to ``tape.wires``.
         device: Torch device; defaults to where the tape's torch parameters live.
+        recipe: Differentiate by parameter-shift, finite differences or SPSA
+            (:mod:`pennylane_qstore.engine.recipes`) instead of the adjoint method.
 
     Returns:
         ``(batch, n_measurements)`` for a broadcast tape, else ``(n_measurements,)``; real, of
@@ -82,5 +86,14 @@ def execute_tape(
     ops = expand_operations(tape.operations)
     program = _compile(ops, tape, wires)
     batch = batch_size_of(ops)
-    out = simulate(program, ops, batch, dtype, None if device is None else torch.device(device))
+    device = None if device is None else torch.device(device)
+    if recipe is not None:
+        if device is None:
+            device = next(
+                (d.device for op in ops for d in op.data if isinstance(d, torch.Tensor)),
+                torch.device("cpu"),
+            )
+        out = simulate_with_recipe(program, ops, batch, dtype, device, recipe)
+    else:
+        out = simulate(program, ops, batch, dtype, device)
     return out if tape.batch_size is not None else out[0]

@@ -27,8 +27,9 @@ __all__ = [
 ENGINE_DEVICES = ("qstore.router", "default.qubit")
 """Devices whose analytic simulation the engine may take over."""
 
-ENGINE_METHODS = ("adjoint", "backprop")
-"""Resolved gradient methods the engine serves (both exact; it uses adjoint)."""
+ENGINE_METHODS = ("adjoint", "backprop", "parameter-shift", "finite-diff", "spsa")
+"""Resolved gradient methods the engine serves analytically: the exact ones by its adjoint pass,
+the others by shifted/perturbed batch rows (:mod:`pennylane_qstore.engine.recipes`)."""
 
 
 def eligible(device: Any, gradient_method: str, shots: Any) -> bool:
@@ -73,7 +74,11 @@ def engine_circuit(
 
 
 def run_numpy(
-    traced, inputs: np.ndarray, weights: Sequence[np.ndarray], with_vjp: bool
+    traced,
+    inputs: np.ndarray,
+    weights: Sequence[np.ndarray],
+    with_vjp: bool,
+    recipe=None,
 ) -> tuple[np.ndarray, Callable | None]:
     """Run ``traced`` in complex128 on NumPy arrays.
 
@@ -88,7 +93,7 @@ def run_numpy(
     x = torch.as_tensor(inputs, dtype=torch.float64).requires_grad_(with_vjp)
     w = [torch.as_tensor(a, dtype=torch.float64).requires_grad_(with_vjp) for a in weights]
     with torch.set_grad_enabled(with_vjp):
-        out = exact(x, w)
+        out = exact(x, w, recipe)
     outputs = out.detach().numpy().copy()
     if not with_vjp:
         return outputs, None

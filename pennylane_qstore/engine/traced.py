@@ -18,6 +18,7 @@ import torch
 from pennylane.tape import QuantumScript
 
 from pennylane_qstore.engine.api import execute_tape
+from pennylane_qstore.engine.recipes import Recipe
 
 
 def record(
@@ -90,20 +91,27 @@ class TracedCircuit:
         )
 
     def run(
-        self, inputs: torch.Tensor, weights: Sequence[torch.Tensor]
+        self, inputs: torch.Tensor, weights: Sequence[torch.Tensor], recipe: Recipe | None = None
     ) -> tuple[torch.Tensor, Any]:
         """Record and simulate one call; return ``(batch, n_outputs)`` values and the return value
-        of the function (so callers can shape outputs as the QNode would)."""
+        of the function (so callers can shape outputs as the QNode would).
+
+        ``recipe`` differentiates by parameter-shift, finite differences or SPSA instead of the
+        adjoint method (:mod:`pennylane_qstore.engine.recipes`).
+        """
         batch = inputs.shape[0]
         tape, returned = self._record(inputs, weights)
-        out = execute_tape(tape, self.dtype, self.wires, inputs.device)
+        out = execute_tape(tape, self.dtype, self.wires, inputs.device, recipe)
         return (out if tape.batch_size is not None else out.expand(batch, -1)), returned
 
-    def __call__(self, inputs: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Return ``(batch, n_outputs)`` expectation values, differentiable by adjoint.
+    def __call__(
+        self, inputs: torch.Tensor, weights: Sequence[torch.Tensor], recipe: Recipe | None = None
+    ) -> torch.Tensor:
+        """Return ``(batch, n_outputs)`` expectation values, differentiable by adjoint (or by
+        ``recipe``).
 
         Args:
             inputs: ``(batch, features)`` tensor; its device is where the simulation runs.
             weights: One tensor per entry of ``weight_shapes``, in the same order.
         """
-        return self.run(inputs, weights)[0]
+        return self.run(inputs, weights, recipe)[0]
