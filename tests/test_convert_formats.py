@@ -239,3 +239,16 @@ def test_qiskit_library_gates_match_qiskit_operator():
     for target in ("tape", "qasm2", "cirq", "ionq"):
         back = convert(convert(circuit, to=target), to="tape")
         _up_to_phase(qml.matrix(QuantumScript(back.operations), wire_order=range(3)), expected)
+
+
+def test_qasm_from_qiskit_with_gate_definitions_is_read():
+    from qiskit.quantum_info import Operator
+
+    circuit = qiskit.QuantumCircuit(2)
+    circuit.rzx(0.3, 0, 1)  # qiskit.qasm2.dumps writes a `gate rzx(...)` definition
+    circuit.sxdg(0)  # in qelib1 but not in PennyLane's reader
+    text = qiskit.qasm2.dumps(circuit)
+    assert "gate rzx" in text
+    tape = convert(text, to="tape")
+    expected = Operator(circuit.reverse_bits()).data
+    _up_to_phase(qml.matrix(QuantumScript(tape.operations), wire_order=range(2)), expected)

@@ -7,8 +7,9 @@ OpenQASM 3 text is the same program in OpenQASM 3 syntax (``qubit[n] q;``, ``c[0
 
 Reading: :func:`pennylane_qstore.ionq.qasm.load_qasm` (PennyLane's ``qml.from_qasm3`` behind line
 numbered errors) reads the gates, and terminal ``measure`` statements become ``qml.probs``.
-Programs with mid-circuit measurements or ``if`` statements are read by Qiskit's OpenQASM readers
-through ``pennylane-qiskit`` (the ``qiskit`` extra).
+Programs it refuses for mid-circuit measurements, ``if`` statements, ``gate`` definitions or gates
+it lacks (``sxdg``, ...) are read by Qiskit's OpenQASM readers through ``pennylane-qiskit`` (the
+``qiskit`` extra).
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ def _measured_wires(text: str, labels: list[str]) -> list[int]:
     return order
 
 
+_QISKIT_READS = (  # what the project's reader refuses and Qiskit's readers take
+    ("after it was measured", "a mid-circuit measurement"),
+    ("custom gate definitions", "a gate definition"),
+    ("Unsupported gate", "a gate PennyLane's reader lacks"),
+)
+
+
 def read_qasm(text: str, source: str = "<qasm>") -> QuantumScript:
     """Return the common-form tape of an OpenQASM 2 or 3 program.
 
@@ -103,8 +111,9 @@ def read_qasm(text: str, source: str = "<qasm>") -> QuantumScript:
     try:
         tape, labels = load_qasm(text, source)
     except QasmError as exc:
-        if "after it was measured" in str(exc):
-            return _read_with_qiskit(text, "a mid-circuit measurement")
+        for marker, construct in _QISKIT_READS:
+            if marker in str(exc):
+                return _read_with_qiskit(text, f"{construct} ({exc})")
         raise ConversionError(str(exc)) from exc
     mapping = {label: i for i, label in enumerate(labels)}
     [tape], _ = qml.map_wires(QuantumScript(tape.operations), mapping)
@@ -113,7 +122,8 @@ def read_qasm(text: str, source: str = "<qasm>") -> QuantumScript:
 
 
 def _read_with_qiskit(text: str, construct: str) -> QuantumScript:
-    """Read a program with Qiskit's OpenQASM readers (needed for mid-circuit measurements)."""
+    """Read a program with Qiskit's OpenQASM readers (mid-circuit measurements, ``if``, gate
+    definitions and qelib1 gates PennyLane's reader lacks)."""
     try:
         from qiskit import qasm2, qasm3
     except ImportError as exc:
