@@ -126,15 +126,32 @@ def compile_circuit(
             f"the circuit uses {len(labels)} qubits but the target has only {max_qubits}; "
             "reduce the circuit width or choose a larger backend"
         )
-    builder = CircuitBuilder(len(labels), merge="cancel" in passes)
-    lower(operations, {w: i for i, w in enumerate(labels)}, builder)
+    return compile_operations(operations, entangler, labels, passes)
+
+
+def compile_operations(
+    operations: Sequence[Operator],
+    entangler: str,
+    labels: tuple,
+    passes: tuple[str, ...],
+    frame_wires: tuple = (),
+) -> NativeCircuit:
+    """Compile checked operations on ``labels``; :func:`compile_circuit` without the checks.
+
+    ``frame_wires`` are extra wire labels of frame ancillas (see
+    :class:`~pennylane_qstore.ionq.passes.CircuitBuilder`): interactions with them become virtual
+    Z frames, and they do not appear in the result.
+    """
+    index = {w: i for i, w in enumerate((*labels, *frame_wires))}
+    builder = CircuitBuilder(len(index), merge="cancel" in passes, frame_qubits=len(frame_wires))
+    lower(operations, index, builder)
     gates, frames, phase = emit(builder, entangler)
     if "resynthesise" in passes:
         builder, gates, frames, phase = _resynthesised(builder, entangler, (gates, frames, phase))
     return NativeCircuit(
         gates=tuple(gates),
         wires=labels,
-        output_qubits=tuple(builder.position),
+        output_qubits=tuple(builder.position[: len(labels)]),
         frames=tuple(frames),
         global_phase=wrap_turns(rad_to_turns(phase)),
         entangler=entangler,
@@ -143,8 +160,9 @@ def compile_circuit(
 
 def _resynthesised(builder: CircuitBuilder, entangler: str, emitted: tuple) -> tuple:
     """Run block resynthesis; keep it only with fewer two-qubit gates, then fewer natives."""
-    fresh = CircuitBuilder(builder.num_qubits, merge=builder.merge)
-    replay(resynthesise_blocks(program(builder)), fresh)
+    frame_qubits = builder.num_qubits - builder.real_qubits
+    fresh = CircuitBuilder(builder.num_qubits, merge=builder.merge, frame_qubits=frame_qubits)
+    replay(resynthesise_blocks(program(builder), builder.real_qubits), fresh)
     fresh.position = list(builder.position)
     candidate = emit(fresh, entangler)
 
@@ -193,7 +211,10 @@ def _check_measurements(tape: QuantumScript) -> None:
 
 
 def native_circuits(
-    tape: QuantumScript, entangler: str = "ms", max_qubits: int | None = None
+    tape: QuantumScript,
+    entangler: str = "ms",
+    max_qubits: int | None = None,
+    cache=None,
 ) -> tuple[list[tuple[NativeCircuit, list[list]]], PostprocessingFn]:
     """Compile a tape with measurements into native circuits plus result post-processing.
 
@@ -201,6 +222,8 @@ def native_circuits(
         tape: the source circuit with ``expval``/``var``/``probs`` measurements.
         entangler: ``"ms"`` or ``"zz"``.
         max_qubits: the target's qubit count.
+        cache: a :class:`~pennylane_qstore.ionq.structure.StructureCache` to compile through
+            (tapes of one structure then compile once), or ``None`` to compile each afresh.
 
     Returns:
         ``(jobs, postprocess)``: ``jobs`` is a list of ``(native, measured)`` where ``measured``
@@ -226,7 +249,8 @@ def native_circuits(
     jobs, sources = [], []
     for part in split:
         diag = _diagonalised(part)
-        native = compile_circuit(diag, entangler, wires=wires, max_qubits=max_qubits)
+        compile_fn = compile_circuit if cache is None else cache.compile
+        native = compile_fn(diag, entangler, wires=wires, max_qubits=max_qubits)
         measured = [native.output_wire_labels(mp.wires or wires) for mp in diag.measurements]
         jobs.append((native, measured))
         sources.append(diag.measurements)

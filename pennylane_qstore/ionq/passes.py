@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from pennylane_qstore.ionq.native import NativeGate
-from pennylane_qstore.ionq.ops import GPI, GPI2, rad_to_turns, turns_to_rad, wrap_turns
+from pennylane_qstore.ionq.ops import rad_to_turns, turns_to_rad, wrap_turns
 
 I2 = np.eye(2, dtype=complex)
 X = np.array([[0, 1], [1, 0]], dtype=complex)
@@ -91,10 +91,15 @@ class CircuitBuilder:
         merge: merge a new interaction into an earlier one on the same pair when everything in
             between commutes with it (the ``"cancel"`` pass); ``False`` keeps every interaction
             that is not a Pauli product.
+        frame_qubits: how many of the last qubits are *frame ancillas*: qubits in ``|0⟩`` that
+            only ever take part in ``Z⊗Z`` interactions, so that an interaction of qubit ``q``
+            with one is ``RZ`` on ``q`` kept apart from the runs around it (:mod:`.structure`
+            uses them for parameters). :func:`emit` turns them into frame shifts.
     """
 
-    def __init__(self, num_qubits: int, merge: bool = True) -> None:
+    def __init__(self, num_qubits: int, merge: bool = True, frame_qubits: int = 0) -> None:
         self.num_qubits = num_qubits
+        self.real_qubits = num_qubits - frame_qubits
         self.merge = merge
         self.position = list(range(num_qubits))
         self.pending = [I2] * num_qubits
@@ -222,10 +227,18 @@ def synthesise_one_qubit(matrix: np.ndarray) -> tuple[list[tuple[str, float]], f
     gates = [(name, _clean(wrap_turns(phase))) for name, phase in gates]
     realised = rz_turns(frame_turns)
     for name, phase in gates:
-        gate_matrix = GPI.compute_matrix(phase) if name == "gpi" else GPI2.compute_matrix(phase)
+        gate_matrix = _pulse_matrix(name, phase)
         realised = realised @ gate_matrix
     ratio = np.trace(realised.conj().T @ matrix) / 2
     return gates, frame_turns, float(np.angle(ratio))
+
+
+def _pulse_matrix(name: str, phase: float) -> np.ndarray:
+    """Return the matrix of ``GPI(phase)`` or ``GPI2(phase)`` (turns), as in :mod:`.ops`."""
+    e = np.exp(2j * math.pi * phase)
+    if name == "gpi":
+        return np.array([[0, e.conjugate()], [e, 0]])
+    return np.array([[1, -1j * e.conjugate()], [-1j * e, 1]]) / math.sqrt(2)
 
 
 def _pulse_count(matrix: np.ndarray) -> int:
@@ -294,7 +307,14 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
         frames[qubit] = frame
         phase += alpha
 
+    real = builder.real_qubits
     alive = [core for core in builder.cores if core.alive]
+    for core in alive:
+        for w in core.wires[1:]:
+            if w >= real:  # a frame ancilla in |0⟩: its diagonal runs contribute a phase
+                phase += _ancilla_phase(core.pre[w])
+    for w in range(real, n):
+        phase += _ancilla_phase(builder.pending[w])
     following = {}  # (core, wire) -> the single-qubit run after that core on that wire
     upcoming = list(builder.pending)
     for core in reversed(alive):
@@ -303,6 +323,11 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
             upcoming[w] = core.pre[w]
     for core in alive:
         a, b = core.wires
+        if b >= real:  # exp(-iπθ Z⊗Z) with the ancilla in |0⟩ is RZ(2πθ) on a: a frame shift
+            run(a, core.pre[a] @ carry[a])
+            carry[a] = I2
+            frames[a] += core.theta
+            continue
         k = round(2 * core.theta)
         theta = core.theta - k / 2  # in [-1/4, 1/4]
         phase -= k * math.pi / 2
@@ -326,6 +351,13 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
             gates.append(NativeGate("ms", (a, b), phases, float(abs(theta))))
         else:
             gates.append(NativeGate("zz", (a, b), (), float(abs(theta))))
-    for q in range(n):
+    for q in range(real):
         run(q, builder.pending[q] @ carry[q])
-    return gates, [float(1.0 - (1.0 - f) % 2.0) for f in frames], float(phase)
+    return gates, [float(1.0 - (1.0 - f) % 2.0) for f in frames[:real]], float(phase)
+
+
+def _ancilla_phase(run: np.ndarray) -> float:
+    """Return the phase (radians) a frame ancilla's run gives ``|0⟩``; the run must be diagonal."""
+    if _monomial_sign(run) != 1:
+        raise ValueError("a frame ancilla received a non-diagonal gate")
+    return float(np.angle(run[0, 0]))

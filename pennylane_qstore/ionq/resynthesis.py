@@ -78,10 +78,13 @@ class _Block:
                 total = diag[:, None] * total
         return total
 
-    def resolved(self) -> list[Step]:
-        """Return the KAK form when it needs fewer interactions, else the original steps."""
+    def resolved(self, real_qubits: int) -> list[Step]:
+        """Return the KAK form when it needs fewer interactions, else the original steps.
+
+        Blocks with a frame ancilla (qubit ``>= real_qubits``) are kept: it must only see Z⊗Z.
+        """
         interactions = count_interactions(self.steps)
-        if interactions < 2:
+        if interactions < 2 or max(self.pair) >= real_qubits:
             return self.steps
         try:
             form = kak(self.unitary())
@@ -108,8 +111,14 @@ def _kak_steps(form: Kak, pair: tuple[int, int]) -> list[Step]:
     return [*steps, ("1q", a, form.after[0]), ("1q", b, form.after[1])]
 
 
-def resynthesise_blocks(steps: list[Step]) -> list[Step]:
-    """Replace each two-qubit block by its KAK form where that has fewer interactions."""
+def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> list[Step]:
+    """Replace each two-qubit block by its KAK form where that has fewer interactions.
+
+    Args:
+        steps: the program.
+        real_qubits: qubits from this index on are frame ancillas, never resynthesised.
+    """
+    real = math.inf if real_qubits is None else real_qubits
     out: list[Step | _Block] = []
     pending: dict[int, list[Step]] = {}
     open_block: dict[int, _Block] = {}
@@ -141,5 +150,5 @@ def resynthesise_blocks(steps: list[Step]) -> list[Step]:
         flush(qubit)
     result: list[Step] = []
     for item in out:
-        result.extend(item.resolved() if isinstance(item, _Block) else [item])
+        result.extend(item.resolved(real) if isinstance(item, _Block) else [item])
     return result

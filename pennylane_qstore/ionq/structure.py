@@ -1,0 +1,358 @@
+"""Compile once per structure: native circuits for new parameter values without recompiling.
+
+Circuits that differ only in their rotation angles (every parameter-shift or SPSA batch, every
+training step) share one *structure*: the operation types, wires, hyperparameters and fixed data.
+:class:`StructureCache` compiles a structure once as a *template* and then only substitutes angles.
+
+Why substitution is exact: every rotation angle is routed through a *frame ancilla* per qubit
+(``RZ(θ)`` on ``q`` is ``IsingZZ(θ)`` of ``q`` with an ancilla in ``|0⟩``; ``RX``/``RY``/``Rot``/
+``PhaseShift`` and the controlled rotations are written with fixed Cliffords around such
+rotations; ``IsingXX/YY/ZZ``, ``MultiRZ`` and ``PauliRot`` keep their interaction), so every
+single-qubit run the compiler fuses and synthesises is parameter-free, and angles only move virtual
+Z frames and interaction angles. The emitted phases, angles, frames and global phase are then
+affine in the parameters (modulo a turn). The template stores them at a generic point ``p_r`` and
+their slopes ``J`` (one compile per parameter); a new circuit gets ``values(p_r) + J·(p - p_r)``.
+Before a template is used it must reproduce a fresh template compile at a second random point to
+1e-10; otherwise (for example a decomposition that is not affine in its data, like ``StatePrep``)
+the structure is marked uncacheable and every circuit is compiled afresh. A substituted MS/ZZ angle
+outside IonQ's ``(0, 1/4]`` turns (the template's choice of sign no longer fits) also falls back to a
+fresh compile. Special angles (``RX(0)``) are not exploited: the template keeps their pulses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pennylane as qml
+from pennylane.operation import Operator
+from pennylane.tape import QuantumScript
+
+from pennylane_qstore.ionq.compiler import (
+    PASSES,
+    _check_entangler,
+    _check_passes,
+    compile_circuit,
+    compile_operations,
+)
+from pennylane_qstore.ionq.native import NativeCircuit, NativeGate
+
+logger = logging.getLogger(__name__)
+
+MATCH_ATOL = 1e-10
+"""A template must reproduce a fresh compile at a random point to this (turns)."""
+ATTEMPTS = 3
+"""Random points tried per pass set before a structure is declared uncacheable."""
+STEP = 0.05
+"""Finite-difference step (radians) for the slopes; exact for affine values, any step works."""
+_NONLINEAR = (qml.StatePrep, qml.AmplitudeEmbedding, qml.QubitUnitary, qml.BasisState)
+
+
+@dataclass
+class _Template:
+    """Values at ``point`` and slopes of a structure's native circuit."""
+
+    skeleton: tuple[NativeGate, ...]
+    output_qubits: tuple[int, ...]
+    point: np.ndarray
+    values: np.ndarray
+    slopes: np.ndarray
+    angle_slots: np.ndarray
+
+
+def _ancilla_rz(theta, wire, ancillas: dict) -> Operator:
+    return qml.IsingZZ(theta, wires=[wire, ancillas[wire]])
+
+
+def _rz(theta, wire, anc: dict) -> list[Operator]:
+    return [_ancilla_rz(theta, wire, anc)]
+
+
+def _rx(theta, wire, anc: dict) -> list[Operator]:
+    return [qml.Hadamard(wire), _ancilla_rz(theta, wire, anc), qml.Hadamard(wire)]
+
+
+def _ry(theta, wire, anc: dict) -> list[Operator]:  # RY = S·RX·S†
+    return [qml.adjoint(qml.S(wire)), *_rx(theta, wire, anc), qml.S(wire)]
+
+
+def _crz(theta, control, target, anc: dict) -> list[Operator]:
+    # CRZ(θ) = RZ_t(θ/2) · exp(+iθ/4 Z⊗Z)
+    return [_ancilla_rz(theta / 2, target, anc), qml.IsingZZ(-theta / 2, wires=[control, target])]
+
+
+def _parametric(op: Operator, anc: dict) -> list[Operator] | None:
+    """Return ``op`` with its angles on frame ancillas, or ``None`` if it is not a rotation."""
+    w = op.wires.tolist()
+    if isinstance(op, qml.RZ) or (isinstance(op, qml.MultiRZ) and len(w) == 1):
+        return _rz(op.data[0], w[0], anc)
+    if isinstance(op, qml.RX):
+        return _rx(op.data[0], w[0], anc)
+    if isinstance(op, qml.RY):
+        return _ry(op.data[0], w[0], anc)
+    if isinstance(op, qml.PhaseShift | qml.U1):  # e^{iφ/2}·RZ(φ)
+        return [qml.GlobalPhase(-op.data[0] / 2, wires=w), *_rz(op.data[0], w[0], anc)]
+    if isinstance(op, qml.Rot):
+        phi, theta, omega = op.data
+        return [*_rz(phi, w[0], anc), *_ry(theta, w[0], anc), *_rz(omega, w[0], anc)]
+    if isinstance(op, qml.CRZ):
+        return _crz(op.data[0], *w, anc)
+    if isinstance(op, qml.CRX):
+        return [qml.Hadamard(w[1]), *_crz(op.data[0], *w, anc), qml.Hadamard(w[1])]
+    if isinstance(op, qml.CRY):
+        t = w[1]
+        basis = [qml.adjoint(qml.S(t)), qml.Hadamard(t)]
+        return [*basis, *_crz(op.data[0], *w, anc), qml.Hadamard(t), qml.S(t)]
+    if isinstance(op, qml.ControlledPhaseShift):  # e^{iφ/4} RZ_c(φ/2) RZ_t(φ/2) e^{iφ/4 Z⊗Z}
+        phi = op.data[0]
+        return [
+            qml.GlobalPhase(-phi / 4, wires=w),
+            *_rz(phi / 2, w[0], anc),
+            *_rz(phi / 2, w[1], anc),
+            qml.IsingZZ(-phi / 2, wires=w),
+        ]
+    return None
+
+
+_KEEP = (qml.IsingXX, qml.IsingYY, qml.IsingZZ, qml.MultiRZ, qml.PauliRot)
+"""Two-qubit rotations whose interaction angle the compiler already keeps affine."""
+
+
+def parametric_operations(operations: Sequence[Operator], anc: dict) -> list[Operator]:
+    """Rewrite ``operations`` with every rotation angle on the frame ancillas ``anc``."""
+    out: list[Operator] = []
+    for op in operations:
+        if not op.data or isinstance(op, (*_KEEP, qml.GlobalPhase)):
+            out.append(op)
+            continue
+        rewritten = _parametric(op, anc)
+        if rewritten is not None:
+            out.extend(rewritten)
+        elif op.has_decomposition and not isinstance(op, _NONLINEAR):
+            out.extend(parametric_operations(op.decomposition(), anc))
+        else:
+            out.append(op)
+    return out
+
+
+_PLAIN = (qml.RX, qml.RY, qml.RZ, qml.Rot, qml.PhaseShift, qml.IsingXX, qml.IsingYY, qml.IsingZZ)
+_PLAIN += (qml.CRX, qml.CRY, qml.CRZ, qml.ControlledPhaseShift, qml.Hadamard, qml.CNOT, qml.CZ)
+"""Operations whose type, wires and data shape are their whole structure."""
+
+
+def _array(value) -> np.ndarray:
+    if isinstance(value, float | np.ndarray):
+        return np.asarray(value)
+    return np.asarray(qml.math.unwrap(value))
+
+
+def _flat_parameters(operations: Sequence[Operator]) -> tuple[np.ndarray, list]:
+    """Return the real parameters (flattened) and, per operation, its structural key."""
+    values, key = [], []
+    for op in operations:
+        data = [_array(d) for d in op.data]
+        variable = not isinstance(op, _NONLINEAR) and all(d.dtype.kind == "f" for d in data)
+        fixed = () if variable else tuple(d.tobytes() for d in data)
+        hyper = "" if type(op) in _PLAIN else _hyper(op)
+        key.append((type(op), op.wires, tuple(d.shape for d in data), fixed, hyper))
+        if variable:
+            for d in data:
+                values.extend(d.ravel().tolist())
+    return np.array(values), key
+
+
+def _hyper(op: Operator) -> str:
+    """Return the hyperparameters as a key (a controlled gate's base by type and wires only)."""
+    items = []
+    for name, value in op.hyperparameters.items():
+        if isinstance(value, Operator):
+            value = (type(value).__name__, tuple(value.wires))
+        items.append((name, value))
+    return repr(items)
+
+
+def _with_parameters(operations: Sequence[Operator], values: np.ndarray) -> list[Operator]:
+    """Return ``operations`` with their real parameters replaced by ``values``, in order."""
+    out, i = [], 0
+    for op in operations:
+        data = [np.asarray(qml.math.unwrap(d)) for d in op.data]
+        if isinstance(op, _NONLINEAR) or not all(np.issubdtype(d.dtype, np.floating) for d in data):
+            out.append(op)
+            continue
+        new = []
+        for d in data:
+            new.append(values[i : i + d.size].reshape(d.shape) if d.shape else values[i])
+            i += d.size
+        out.append(qml.ops.functions.bind_new_parameters(op, new))
+    return out
+
+
+def _vector(native: NativeCircuit) -> tuple[tuple, np.ndarray]:
+    """Return the gate skeleton and the numbers of ``native`` (turns, meaningful modulo 1).
+
+    The numbers are the gate phases and angles, the frames, and ``global_phase - Σ frames/2``:
+    a frame is only defined modulo 2 turns together with the global phase (``RZ(f+1) = -RZ(f)``),
+    and that combination removes the ambiguity, so all of them are affine modulo 1.
+    """
+    skeleton = tuple((g.name, g.qubits) for g in native.gates)
+    numbers = [
+        x for g in native.gates for x in (*g.phases, *(() if g.angle is None else (g.angle,)))
+    ]
+    phase = native.global_phase - sum(native.frames) / 2
+    return skeleton, np.array([*numbers, *native.frames, phase])
+
+
+def _wrapped(delta: np.ndarray) -> np.ndarray:
+    return (delta + 0.5) % 1.0 - 0.5
+
+
+class StructureCache:
+    """Compile circuits that share a structure once, then substitute their parameters.
+
+    Args:
+        max_structures: how many templates to keep (least recently built dropped first).
+    """
+
+    def __init__(self, max_structures: int = 64) -> None:
+        self.max_structures = max_structures
+        self._templates: dict[tuple, _Template | None] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def compile(
+        self,
+        circuit: QuantumScript | Sequence[Operator],
+        entangler: str = "ms",
+        wires: Sequence | None = None,
+        max_qubits: int | None = None,
+        passes: Sequence[str] = PASSES,
+    ) -> NativeCircuit:
+        """Return the native circuit, from the structure's template when it has one.
+
+        Same arguments, checks and contract as
+        :func:`~pennylane_qstore.ionq.compiler.compile_circuit` (the gates may differ from a fresh
+        compile, the unitary does not).
+        """
+        _check_entangler(entangler)
+        passes = _check_passes(passes)
+        operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
+        values, key = _flat_parameters(operations)
+        labels = tuple(
+            qml.wires.Wires.all_wires([op.wires for op in operations]).tolist()
+            if wires is None
+            else wires
+        )
+        full_key = (entangler, labels, passes, tuple(key))
+        if full_key not in self._templates:
+            self.misses += 1
+            fresh = compile_circuit(operations, entangler, labels, max_qubits, passes)
+            self._store(full_key, self._build(operations, values, entangler, labels, passes))
+            template = self._templates[full_key]
+            if template is None:
+                return fresh
+        else:
+            template = self._templates[full_key]
+        native = None if template is None else _substitute(template, values, labels, entangler)
+        if native is None:
+            return compile_circuit(operations, entangler, labels, max_qubits, passes)
+        if max_qubits is not None and len(labels) > max_qubits:
+            return compile_circuit(operations, entangler, labels, max_qubits, passes)  # raises
+        self.hits += 1
+        return native
+
+    def _store(self, key: tuple, template: _Template | None) -> None:
+        if len(self._templates) >= self.max_structures:
+            self._templates.pop(next(iter(self._templates)))
+        self._templates[key] = template
+
+    def _build(self, operations, values, entangler, labels, passes) -> _Template | None:
+        """Return the template of a structure, or ``None`` when it cannot be substituted."""
+        rng = np.random.default_rng(len(values))
+        for attempt_passes in (passes, tuple(p for p in passes if p != "resynthesise")):
+            for _ in range(ATTEMPTS):  # a random point may sit where an angle changes branch
+                try:
+                    template = _template(operations, values, entangler, labels, attempt_passes, rng)
+                except (ValueError, ArithmeticError, TypeError) as exc:
+                    logger.debug("structure not cacheable: %s", exc)
+                    return None
+                if template is not None:
+                    return template
+        logger.debug("structure not cacheable: its compiled values are not affine")
+        return None
+
+
+def _structure_compile(operations, values, entangler, labels, passes) -> NativeCircuit:
+    anc = {w: ("__frame__", w) for w in labels}
+    ops = parametric_operations(_with_parameters(operations, values), anc)
+    return compile_operations(ops, entangler, labels, passes, tuple(anc.values()))
+
+
+def _template(operations, values, entangler, labels, passes, rng) -> _Template | None:
+    """Build and check a template at a random point; ``None`` if it does not reproduce."""
+    point = values + rng.uniform(-0.5, 0.5, values.shape)
+    base = _structure_compile(operations, point, entangler, labels, passes)
+    skeleton, at_point = _vector(base)
+    slopes = np.zeros((len(at_point), len(values)))
+    for j in range(len(values)):
+        shifted = point.copy()
+        shifted[j] += STEP
+        other_skeleton, there = _vector(
+            _structure_compile(operations, shifted, entangler, labels, passes)
+        )
+        if other_skeleton != skeleton:
+            return None
+        slopes[:, j] = _wrapped(there - at_point) / STEP
+    check = point + rng.uniform(-0.2, 0.2, values.shape)
+    check_skeleton, expected = _vector(
+        _structure_compile(operations, check, entangler, labels, passes)
+    )
+    predicted = at_point + slopes @ (check - point)
+    if check_skeleton != skeleton or np.max(np.abs(_wrapped(predicted - expected)), initial=0) > (
+        MATCH_ATOL
+    ):
+        return None
+    slots, index = [], 0
+    for gate in base.gates:
+        index += len(gate.phases)
+        if gate.angle is not None:
+            slots.append(index)
+            index += 1
+    return _Template(
+        base.gates, base.output_qubits, point, at_point, slopes, np.array(slots, dtype=int)
+    )
+
+
+def _substitute(
+    template: _Template, values: np.ndarray, labels: tuple, entangler: str
+) -> NativeCircuit | None:
+    """Return the template's circuit at ``values``, or ``None`` if an angle leaves (0, 1/4].
+
+    A negative MS angle is flipped exactly: ``MS(φ0, φ1, -θ) = MS(φ0 + 1/2, φ1, θ)``.
+    """
+    numbers = template.values + template.slopes @ (values - template.point)
+    angles = numbers[template.angle_slots]
+    if entangler == "ms":
+        numbers[template.angle_slots - 2] += np.where(angles < 0, 0.5, 0.0)
+        angles = np.abs(angles)
+    if np.any(angles <= 1e-12) or np.any(angles > 0.25 + 1e-12):
+        return None
+    wrapped = _wrapped(numbers)
+    wrapped[template.angle_slots] = np.minimum(angles, 0.25)
+    gates, index = [], 0
+    for gate in template.skeleton:
+        end = index + len(gate.phases)
+        phases = tuple(wrapped[index:end].tolist())
+        index = end + (gate.angle is not None)
+        angle = None if gate.angle is None else float(wrapped[end])
+        gates.append(NativeGate(gate.name, gate.qubits, phases, angle))
+    frames = wrapped[index : index + len(labels)]
+    return NativeCircuit(
+        gates=tuple(gates),
+        wires=labels,
+        output_qubits=template.output_qubits,
+        frames=tuple(frames.tolist()),
+        global_phase=float(_wrapped(wrapped[-1] + frames.sum() / 2)),
+        entangler=entangler,
+    )
