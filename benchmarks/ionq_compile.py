@@ -1,22 +1,34 @@
 """Benchmark the IonQ native compiler: gate counts, compile time and exactness per circuit.
 
-Prints one table row per circuit: our two-qubit and total native counts and compile time for MS
-(Aria) and ZZ (Forte), whether the compiled unitary equals the source (to 1e-9), and, when
-``qiskit`` and ``qiskit-ionq`` are importable by the Python running this script, the same counts
-for qiskit-ionq's best pipeline (``transpile(..., optimization_level=3)`` to its native backend,
-then its ``TrappedIonOptimizerPlugin`` pass manager run by hand) and qiskit's level-3 CNOT count
-to ``["cx", "u"]``. qiskit-ionq is never a dependency: see docs/ionq-compiler.md for the separate
-virtual environment used for the comparison.
+Prints one table row per circuit with, for MS (Aria) and ZZ (Forte): the two-qubit and total
+native counts of compiler v1 (``passes=("cancel",)``) and v2 (all passes, with two-qubit block
+resynthesis), the v2 compile time cold (a fresh ``compile_circuit``) and warm (a
+``StructureCache`` hit for a parameter-shifted copy of the circuit: each of the first parameters
+shifted by ±π/2), the warm circuits' counts and how many of them the template served, and whether
+every compiled unitary equals its source (to 1e-9). Columns for anchors are added when their
+environments exist (``bash benchmarks/setup_anchor_envs.sh``):
+
+- TKET (``--tket-python``, default ``/work/bench-envs/tket/bin/python``): pytket's
+  ``FullPeepholeOptimise(target_2qb_gate=TK2)`` rebased to ``{ZZPhase, PhasedX, Rz}``, run by
+  ``benchmarks/anchors/tket_ionq.py`` in its own process; its two-qubit count and IonQ pulse count
+  (PhasedX: 1 pulse at a quarter or half turn, else 2; Rz virtual).
+- qiskit-ionq, when ``qiskit`` and ``qiskit-ionq`` are importable by the Python running this
+  script: ``transpile(..., optimization_level=3)`` to its native backend, then its
+  ``TrappedIonOptimizerPlugin`` pass manager, and qiskit's level-3 CNOT count to ``["cx", "u"]``.
 
 Usage::
 
-    python benchmarks/ionq_compile.py                  # ours only
-    /work/bench-envs/qiskit/bin/python benchmarks/ionq_compile.py   # with the comparison
+    python benchmarks/ionq_compile.py                  # ours (+ TKET when its env exists)
+    /work/bench-envs/qiskit/bin/python benchmarks/ionq_compile.py   # with qiskit-ionq
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 
@@ -24,6 +36,7 @@ import numpy as np
 import pennylane as qml
 
 from pennylane_qstore.ionq.compiler import compile_circuit
+from pennylane_qstore.ionq.structure import StructureCache
 
 RNG = np.random.default_rng(2026)
 QISKIT_NAMES = {
@@ -148,14 +161,75 @@ def flatten(ops: list) -> list:
 
 
 # ---------------------------------------------------------------- ours
-def ours(ops: list, entangler: str) -> dict:
+WARM_SHIFTS = 10
+"""Parameter-shifted copies per circuit for the warm (cached structure) timing."""
+
+
+def exact(native, tape) -> bool:
+    source = qml.matrix(tape, wire_order=list(native.wires))
+    return bool(np.max(np.abs(native.matrix() - source)) < 1e-9)
+
+
+def shifted_copies(ops: list) -> list[list]:
+    """Return copies of ``ops`` with one parameter shifted by ±π/2 (a parameter-shift batch)."""
+    slots = [(i, k) for i, op in enumerate(ops) for k in range(len(op.data))]
+    copies = []
+    for i, k in slots[: WARM_SHIFTS // 2]:
+        for shift in (np.pi / 2, -np.pi / 2):
+            data = list(ops[i].data)
+            data[k] = float(data[k]) + shift
+            new = qml.ops.functions.bind_new_parameters(ops[i], data)
+            copies.append([*ops[:i], new, *ops[i + 1 :]])
+    return copies
+
+
+def ours(ops: list, entangler: str, warm: bool) -> dict:
     tape = qml.tape.QuantumScript(ops)
+    v1 = compile_circuit(tape, entangler, passes=("cancel",)).gate_counts()
     start = time.perf_counter()
     native = compile_circuit(tape, entangler)
     seconds = time.perf_counter() - start
-    counts = native.gate_counts()
-    exact = np.max(np.abs(native.matrix() - qml.matrix(tape, wire_order=list(native.wires))))
-    return {"2q": counts["2q"], "total": counts["total"], "s": seconds, "ok": exact < 1e-9}
+    result = {"v1": v1, "v2": native.gate_counts(), "s": seconds, "ok": exact(native, tape)}
+    if warm:
+        cache = StructureCache()
+        start = time.perf_counter()
+        cache.compile(tape, entangler)
+        result["build_s"] = time.perf_counter() - start
+        copies = shifted_copies(ops) or [ops]
+        hits, times, natives = cache.hits, [], []
+        for copy in copies:
+            start = time.perf_counter()
+            natives.append(cache.compile(copy, entangler))
+            times.append(time.perf_counter() - start)
+        result["warm_s"] = float(np.median(times))
+        result["warm"] = natives[0].gate_counts()
+        result["hits"] = f"{cache.hits - hits}/{len(copies)}"
+        result["ok"] &= all(
+            exact(n, qml.tape.QuantumScript(c)) for n, c in zip(natives, copies, strict=True)
+        )
+    return result
+
+
+# ---------------------------------------------------------------- TKET
+def tket(specs: list[dict], python: str) -> dict[str, dict]:
+    """Return TKET's counts per circuit name, or ``{}`` when its environment is missing."""
+    if not os.path.exists(python):
+        return {}
+    script = os.path.join(os.path.dirname(__file__), "anchors", "tket_ionq.py")
+    done = subprocess.run(
+        [python, script], input=json.dumps(specs), capture_output=True, text=True, check=True
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return {row["name"]: row for row in rows}
+
+
+def tket_spec(name: str, ops: list) -> dict:
+    wires = qml.wires.Wires.all_wires([op.wires for op in ops]).tolist()
+    gates = [
+        [QISKIT_NAMES[op.name], [wires.index(w) for w in op.wires], [float(p) for p in op.data]]
+        for op in ops
+    ]
+    return {"name": name, "qubits": len(wires), "ops": gates}
 
 
 # ---------------------------------------------------------------- qiskit / qiskit-ionq
@@ -212,39 +286,79 @@ def qiskit_cx(circuit, tools) -> int:
 
 
 # ---------------------------------------------------------------- table
+def counts(c: dict) -> str:
+    return f"{c['2q']}/{c['total']}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="circuit names to run (default: all)")
+    parser.add_argument("--no-warm", action="store_true", help="skip the structure-cache timing")
+    parser.add_argument("--tket-python", default="/work/bench-envs/tket/bin/python")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # qiskit-ionq warns about level 3 and offline qubit counts
+    circuits = {
+        name: flatten(build())
+        for name, build in SUITE.items()
+        if not args.only or name in args.only
+    }
+    anchor = tket([tket_spec(name, ops) for name, ops in circuits.items()], args.tket_python)
     tools = qiskit_tools()
-    header = f"{'circuit':<12}{'n':>3} | {'ours MS 2q/tot':>15}{'ms':>7} | {'ours ZZ 2q/tot':>15}{'ms':>7} | ok"
+    header = (
+        f"{'circuit':<12}{'n':>3} | {'MS v1':>7} {'MS v2':>7} {'ZZ v1':>7} {'ZZ v2':>7} | "
+        f"{'cold ms':>7} {'warm ms':>7} {'warm MS':>7} {'warm ZZ':>7} {'hits MS,ZZ':>11} | ok"
+    )
+    if anchor:
+        header += f" | {'TKET 2q/pulses':>14} {'ms':>6}"
     if tools:
-        header += f" | {'cx L3':>5} | {'ionq MS 2q/tot':>15}{'ms':>7} | {'ionq ZZ 2q/tot':>15}{'ms':>7} | {'tot ratio MS/ZZ':>15}"
+        header += f" | {'cx L3':>5} | {'ionq MS':>8} {'ionq ZZ':>8}"
     print(header)
     print("-" * len(header))
-    for name, build in SUITE.items():
-        if args.only and name not in args.only:
-            continue
-        ops = flatten(build())
+    total = {"ours": 0, "tket": 0, "v1 MS": 0, "v2 MS": 0, "v1 ZZ": 0, "v2 ZZ": 0}
+    for name, ops in circuits.items():
         n = len(qml.wires.Wires.all_wires([op.wires for op in ops]))
-        ms, zz = ours(ops, "ms"), ours(ops, "zz")
+        ms, zz = ours(ops, "ms", not args.no_warm), ours(ops, "zz", not args.no_warm)
+        warm = not args.no_warm
         row = (
-            f"{name:<12}{n:>3} | {ms['2q']:>7}/{ms['total']:<7}{ms['s'] * 1e3:>7.1f} | "
-            f"{zz['2q']:>7}/{zz['total']:<7}{zz['s'] * 1e3:>7.1f} | {'yes' if ms['ok'] and zz['ok'] else 'NO'}"
+            f"{name:<12}{n:>3} | {counts(ms['v1']):>7} {counts(ms['v2']):>7} "
+            f"{counts(zz['v1']):>7} {counts(zz['v2']):>7} | "
+            f"{(ms['s'] + zz['s']) / 2 * 1e3:>7.1f} "
+            + (
+                f"{(ms['warm_s'] + zz['warm_s']) / 2 * 1e3:>7.2f} {counts(ms['warm']):>7} "
+                f"{counts(zz['warm']):>7} {ms['hits'] + ',' + zz['hits']:>11} "
+                if warm
+                else f"{'':>7} {'':>7} {'':>7} {'':>11} "
+            )
+            + f"| {'yes' if ms['ok'] and zz['ok'] else 'NO'}"
         )
+        total["ours"] += max(ms["v2"]["2q"], zz["v2"]["2q"])
+        for key, result in (("MS", ms), ("ZZ", zz)):
+            total[f"v1 {key}"] += result["v1"]["total"]
+            total[f"v2 {key}"] += result["v2"]["total"]
+        if name in anchor:
+            t = anchor[name]
+            total["tket"] += t["2q"]
+            row += f" | {t['2q']:>6}/{t['total']:<7} {t['s'] * 1e3:>6.0f}"
         if tools:
             circuit = to_qiskit(ops, tools[0])
             ims, izz = qiskit_ionq(circuit, tools, "ms"), qiskit_ionq(circuit, tools, "zz")
             row += (
-                f" | {qiskit_cx(circuit, tools):>5} | {ims['2q']:>7}/{ims['total']:<7}{ims['s'] * 1e3:>7.0f} | "
-                f"{izz['2q']:>7}/{izz['total']:<7}{izz['s'] * 1e3:>7.0f} | "
-                f"{ms['total'] / ims['total']:>7.0%}/{zz['total'] / izz['total']:<7.0%}"
+                f" | {qiskit_cx(circuit, tools):>5} | {ims['2q']:>3}/{ims['total']:<4} "
+                f"{izz['2q']:>3}/{izz['total']:<4}"
             )
         print(row, flush=True)
+    print(
+        f"\ntotal natives v1 -> v2: MS {total['v1 MS']} -> {total['v2 MS']}, "
+        f"ZZ {total['v1 ZZ']} -> {total['v2 ZZ']}"
+    )
+    if anchor:
+        fewer = 1 - total["ours"] / total["tket"]
+        print(f"two-qubit gates: ours {total['ours']}, TKET {total['tket']} ({fewer:.1%} fewer)")
+    else:
+        print("TKET env not found: bash benchmarks/setup_anchor_envs.sh adds the TKET column.")
     if not tools:
-        print("\nqiskit-ionq not importable here: see docs/ionq-compiler.md to add the comparison.")
+        print("qiskit-ionq not importable here: see docs/ionq-compiler.md to add the comparison.")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,6 +11,8 @@
 #            torch (installing one also swaps torch for a CUDA build). So TorchQuantum is installed
 #            with --no-deps next to the modules `import torchquantum` really needs, and
 #            torchvision stays out (see benchmarks/anchors/tq_w1.py).
+# ROOT/tket: Python 3.11 venv with pytket 2.18, the TKET anchor of benchmarks/ionq_compile.py
+#            (benchmarks/anchors/tket_ionq.py reads the circuits as JSON on stdin).
 # w1.py finds the envs through ROOT (or --anchor-envs) and runs each anchor as a subprocess
 # that prints JSON; a missing env just drops that column.
 set -euo pipefail
@@ -47,3 +49,9 @@ for m in ('torchvision', 'torchvision.transforms', 'torchvision.datasets', 'torc
 import torch, torchquantum
 print('torchquantum 0.1.8 with torch', torch.__version__)
 "
+
+if [ ! -x "$ROOT/tket/bin/python" ]; then
+  "$PY" -m venv "$ROOT/tket"
+  "$ROOT/tket/bin/pip" install -q "pytket==2.18.*"
+fi
+"$ROOT/tket/bin/python" -c "import pytket; print('pytket', pytket.__version__)"
