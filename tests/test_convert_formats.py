@@ -92,7 +92,7 @@ def test_qiskit_parameters_stay_symbolic_and_bind_by_name():
     circuit.rx(theta, 0)
     assert convert(circuit, to="qiskit") is circuit  # same format: kept symbolic
     with pytest.raises(ConversionError, match=r"unbound parameters \['theta'\].*params="):
-        convert(circuit, to="cirq")
+        convert(circuit, to="qasm3")
     tape = convert(circuit, to="tape", params={"theta": 0.7})
     np.testing.assert_allclose(qml.matrix(tape), qml.matrix(qml.RX(0.7, 0)), atol=ATOL)
 
@@ -252,3 +252,41 @@ def test_qasm_from_qiskit_with_gate_definitions_is_read():
     tape = convert(text, to="tape")
     expected = Operator(circuit.reverse_bits()).data
     _up_to_phase(qml.matrix(QuantumScript(tape.operations), wire_order=range(2)), expected)
+
+
+def test_symbolic_circuits_stay_symbolic_between_qiskit_and_cirq():
+    from qiskit.circuit import Parameter
+    from qiskit.quantum_info import Operator
+
+    a, b = Parameter("a"), Parameter("b")
+    circuit = qiskit.QuantumCircuit(3)
+    circuit.h(0)
+    circuit.u(a, 2 * b, 0.3, 0)
+    circuit.crx(a, 0, 1)
+    circuit.rzz(b / 2, 1, 2)
+    circuit.cp(a + b, 2, 0)
+    circuit.ccx(0, 1, 2)
+    circuit.rx(2 * a + 1, 2)
+    as_cirq = convert(circuit, to="cirq")
+    assert {str(s) for s in cirq.parameter_names(as_cirq)} == {"a", "b"}
+    back = convert(as_cirq, to="qiskit")
+    assert {p.name for p in back.parameters} == {"a", "b"}
+    values = {"a": 0.37, "b": -1.1}
+    expected = Operator(circuit.assign_parameters(values).reverse_bits()).data
+    resolved = cirq.resolve_parameters(as_cirq, values)
+    _up_to_phase(resolved.unitary(qubit_order=cirq.LineQubit.range(3)), expected)
+    bound = back.assign_parameters({p: values[p.name] for p in back.parameters})
+    _up_to_phase(Operator(bound.reverse_bits()).data, expected)
+
+
+def test_symbolic_cirq_gate_without_qiskit_form_is_refused():
+    import sympy
+
+    q = cirq.LineQubit(0)
+    phased = cirq.Circuit(cirq.PhasedXPowGate(phase_exponent=sympy.Symbol("p")).on(q))
+    with pytest.raises(ConversionError, match=r"PhasedXPowGate.*params="):
+        convert(phased, to="qiskit")
+    sine = cirq.Circuit(cirq.rx(sympy.sin(sympy.Symbol("x"))).on(q))
+    with pytest.raises(ConversionError, match="only \\+ - \\* /"):
+        convert(sine, to="qiskit")
+    assert convert(sine, to="qiskit", params={"x": 0.2}).num_parameters == 0

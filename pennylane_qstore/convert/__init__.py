@@ -18,6 +18,7 @@ from pennylane_qstore.convert.cirq import is_cirq, read_cirq, write_cirq
 from pennylane_qstore.convert.ionq import is_ionq, read_ionq, write_ionq
 from pennylane_qstore.convert.qasm import read_qasm, version, write_qasm2, write_qasm3
 from pennylane_qstore.convert.qiskit import is_qiskit, read_qiskit, write_qiskit
+from pennylane_qstore.convert.symbolic import cirq_to_qiskit, qiskit_to_cirq
 
 __all__ = ["FORMATS", "ConversionError", "convert", "detect_format", "to_tapes"]
 
@@ -58,6 +59,14 @@ def detect_format(obj: Any) -> str:
         f"cannot convert a {type(obj).__name__}: give a PennyLane tape, an OpenQASM string, a "
         "Qiskit QuantumCircuit, a Cirq Circuit or an IonQ ionq.circuit.v1 dict (or a list of them)"
     )
+
+
+def _symbolic(obj: Any, fmt: str) -> bool:
+    if fmt == "qiskit":
+        return bool(obj.parameters)
+    import cirq
+
+    return cirq.is_parameterized(obj)
 
 
 def _read(obj: Any, params: Mapping[str, float] | None) -> tuple[list[QuantumScript], bool]:
@@ -106,8 +115,9 @@ def convert(
             ``Circuit``, an IonQ ``ionq.circuit.v1`` dict (job, ``input`` or multi-circuit), or a
             list of these.
         to: one of ``"tape"``, ``"qasm2"``, ``"qasm3"``, ``"qiskit"``, ``"cirq"``, ``"ionq"``.
-        params: values for unbound Qiskit parameters / Cirq symbols, by name. An object already
-            in the target format is returned as it is, so its parameters stay symbolic.
+        params: values for unbound Qiskit parameters / Cirq symbols, by name. Without them, an
+            object already in the target format is returned as it is and a symbolic circuit
+            converts between Qiskit and Cirq with its parameters still symbolic.
         gateset: IonQ target only: ``"qis"`` or ``"native"`` (compiled here).
         entangler: IonQ native only: ``"ms"`` (Aria) or ``"zz"`` (Forte).
 
@@ -123,8 +133,11 @@ def convert(
     single = not (
         isinstance(obj, Sequence) and not isinstance(obj, str | QuantumScript)
     ) or is_cirq(obj)
-    if single and to != "ionq" and detect_format(obj) == to:
+    source = detect_format(obj) if single else None
+    if source == to != "ionq":
         return obj
+    if params is None and {source, to} == {"qiskit", "cirq"} and _symbolic(obj, source):
+        return qiskit_to_cirq(obj) if source == "qiskit" else cirq_to_qiskit(obj)
     tapes, batch = to_tapes(obj, params)
     logger.debug("converting %d circuit(s) to %s", len(tapes), to)
     if to == "ionq":

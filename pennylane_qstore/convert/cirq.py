@@ -2,8 +2,9 @@
 translating each operation (Cirq's OpenQASM writer emits gates such as ``sxdg`` that PennyLane's
 reader lacks, and no library converts Cirq circuits to PennyLane); the ``cirq`` extra.
 
-Cirq circuits with sympy symbols stay symbolic when the target is Cirq itself; any other target
-needs their values (``params={"theta": 0.1}``), which are resolved with ``cirq.resolve_parameters``.
+Cirq circuits with sympy symbols stay symbolic when the target is Cirq itself or Qiskit
+(:mod:`.symbolic`); any other target needs their values (``params={"theta": 0.1}``), which are
+resolved with ``cirq.resolve_parameters``.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def read_cirq(circuit: Any, params: Mapping[str, float] | None = None) -> Quantu
         if missing:
             raise ConversionError(
                 f"Cirq circuit has unresolved symbols {missing}; give their values with "
-                "params={name: value} (symbols are kept only when converting to cirq)"
+                "params={name: value} (symbols stay symbolic only to cirq or qiskit)"
             )
         circuit = cirq.resolve_parameters(circuit, dict(params))
     index = _qubit_indices(cirq, circuit)

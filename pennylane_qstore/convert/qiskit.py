@@ -2,7 +2,8 @@
 Qiskit's own OpenQASM 2 reader from PennyLane's OpenQASM serializer (the ``qiskit`` extra).
 
 Unbound ``Parameter`` objects stay symbolic when the target is Qiskit itself (the circuit is
-returned as it is); any other target needs their values (``params={"theta": 0.1}``).
+returned as it is) or Cirq (:mod:`.symbolic`); any other target needs their values
+(``params={"theta": 0.1}``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def read_qiskit(circuit: Any, params: Mapping[str, float] | None = None) -> Quan
         if missing:
             raise ConversionError(
                 f"Qiskit circuit has unbound parameters {missing}; give their values with "
-                "params={name: value} (symbolic parameters are kept only when converting to qiskit)"
+                "params={name: value} (parameters stay symbolic only to qiskit or cirq)"
             )
         circuit = circuit.assign_parameters({p: params[p.name] for p in circuit.parameters})
     qiskit, _ = _qiskit()
