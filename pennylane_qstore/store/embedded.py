@@ -132,6 +132,12 @@ class EmbeddedBackend:
             self._db.executemany("DELETE FROM states WHERE namespace = ? AND id = ?", keys)
             return (self._db.total_changes - before) // 2
 
+    def has_namespace(self, namespace: str) -> bool:
+        """Whether ``namespace`` holds states (from the synced in-memory copy)."""
+        self.sync()
+        space = self._spaces.get(namespace)
+        return space is not None and bool(space.ids)
+
     def namespace_counts(self) -> dict[str, int]:
         """Records per namespace, read from SQLite."""
         rows = self._db.execute("SELECT namespace, COUNT(*) FROM states GROUP BY namespace")
@@ -242,7 +248,8 @@ class EmbeddedBackend:
             space.metadata.extend(json.loads(r[4]) for r in items)
 
     def close(self) -> None:
-        """Close the SQLite connection."""
+        """Fold the write-ahead log into the database file and close the connection."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 
 

@@ -130,6 +130,10 @@ class PineconeBackend:
         stats = self._index.describe_index_stats(timeout=self._timeout)
         return {name: s.vector_count for name, s in stats.namespaces.items() if s.vector_count}
 
+    def has_namespace(self, namespace: str) -> bool:
+        """Whether ``namespace`` holds states."""
+        return namespace in self.namespace_counts()
+
     def fetch(self, namespace: str, ids: list[str]) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
         """Stored states and metadata of those ids that exist, 1,000 ids per request."""
         out = {}

@@ -230,8 +230,8 @@ class QuantumStateStore:
 
     def _require_namespace(self, namespace: str) -> None:
         _check_namespace(namespace)
-        known = self._backend.namespace_counts()
-        if namespace not in known:
+        if not self._backend.has_namespace(namespace):
+            known = self._backend.namespace_counts()
             raise UnknownNamespaceError(
                 f"namespace {namespace!r} holds no states; existing: {sorted(known) or 'none'}; "
                 "add states there first or pass one of these"
