@@ -439,3 +439,145 @@ def test_hessian_with_best_is_not_zero(options):
     exact = qml.QNode(circuit, qml.device("default.qubit"), diff_method="backprop", max_diff=2)
     assert np.allclose(hessian, qml.jacobian(qml.grad(exact))(x), atol=1e-6)
     assert not np.allclose(hessian, 0.0)
+
+
+# ------------------------------------------------------------------ issue 10 regressions
+
+
+def test_fallback_takes_a_bool():
+    """fallback='no' was taken as True."""
+    with pytest.raises(TypeError, match="fallback= takes True or False, got 'no'"):
+        qml.device("qstore.router", wires=1, fallback="no")
+
+
+def test_negative_seed_says_so():
+    with pytest.raises(TypeError, match=r"got -1 \(an int seed must be 0 or more\)"):
+        qml.device("qstore.router", wires=1, seed=-1)
+
+
+def test_policy_refuses_unregistered_target_names():
+    """RoutingPolicy(wide_targets=('nosuch',)) was accepted and silently ignored."""
+    with pytest.raises(ValueError, match="wide_targets: Unknown target 'nosuch'"):
+        RoutingPolicy(wide_targets=("nosuch",))
+    with pytest.raises(TypeError, match="small_targets= takes a tuple of target names"):
+        RoutingPolicy(small_targets="qsim")
+    assert RoutingPolicy(small_targets=["default.qubit"]).small_targets == ("default.qubit",)
+
+
+def test_mcm_error_lists_deferred_once():
+    """The mid-circuit-measurement error listed "deferred", "deferred"."""
+
+    @qml.qnode(qml.device("qstore.router", wires=2), mcm_method="one-shot")
+    def circuit():
+        qml.cond(qml.measure(0), qml.X)(1)
+        return qml.expval(qml.Z(1))
+
+    with pytest.raises(qml.exceptions.QuantumFunctionError, match='methods are: "deferred"\\.'):
+        qml.set_shots(circuit, 10)()
+
+
+def test_classical_shadows_with_shots_match_default_qubit():
+    """classical_shadow and shadow_expval were refused with shots."""
+
+    def bell():
+        qml.Hadamard(0)
+        qml.CNOT([0, 1])
+
+    def shadow():
+        bell()
+        return qml.classical_shadow(wires=[0, 1])
+
+    def estimate():
+        bell()
+        return qml.shadow_expval(qml.Z(0) @ qml.Z(1))
+
+    router = qml.device("qstore.router", wires=2, seed=3)
+    bits, recipes = qml.set_shots(qml.QNode(shadow, router), 200)()
+    assert bits.shape == recipes.shape == (200, 2)
+    assert router.routing_record.routes[0].reason == "classical shadow"
+    assert not router.routing_record.fallbacks
+    value = qml.set_shots(qml.QNode(estimate, router), 2000)()
+    assert abs(value - 1.0) < 0.2  # shadow estimator: variance <= 9 per snapshot for ZZ
+
+
+def _hessian_circuit(x):
+    qml.RX(x[0], 0)
+    qml.RY(x[1], 1)
+    qml.CNOT([0, 1])
+    return qml.expval(qml.Z(0) @ qml.X(1) + qml.Z(1))
+
+
+def test_best_hessian_with_default_max_diff_matches_default_qubit():
+    """With max_diff=1, 'best' (adjoint) gave Hessians of zeros, silently."""
+    x = qml.numpy.array([0.4, 1.1], requires_grad=True)
+    want = qml.jacobian(qml.jacobian(qml.QNode(_hessian_circuit, qml.device("default.qubit"))))(x)
+    router = qml.device("qstore.router", wires=2)
+    got = qml.jacobian(qml.jacobian(qml.QNode(_hessian_circuit, router)))(x)
+    assert np.allclose(got, want, atol=1e-6) and not np.allclose(want, 0)
+
+
+def test_adjoint_hessian_with_default_max_diff_raises():
+    x = qml.numpy.array([0.4, 1.1], requires_grad=True)
+    qnode = qml.QNode(_hessian_circuit, qml.device("qstore.router", wires=2), diff_method="adjoint")
+    with pytest.raises(DeviceError, match="adjoint derivatives cannot be differentiated again"):
+        qml.jacobian(qml.jacobian(qnode))(x)
+
+
+def test_torch_float64_stays_float64_through_lightning():
+    """Lightning returns Python floats, which torch made float32."""
+    torch = pytest.importorskip("torch")
+    dev = qml.device("qstore.router", wires=1, target="lightning.qubit")
+
+    @qml.qnode(dev, interface="torch")
+    def circuit(x):
+        qml.RX(x, 0)
+        return qml.expval(qml.Z(0)), qml.probs(wires=0)
+
+    x = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    value, probs = circuit(x)
+    assert value.dtype == probs.dtype == torch.float64
+    value.backward()
+    assert x.grad.dtype == torch.float64
+    assert torch.isclose(x.grad, -torch.sin(x.detach()))
+
+
+def test_fallbacks_are_logged_at_warning(caplog):
+    from pennylane_qstore.router import register_target, unregister_target
+
+    def broken(wires, seed):
+        raise RuntimeError("boom")
+
+    register_target("broken.test", broken)
+    try:
+        dev = qml.device("qstore.router", wires=1, targets=["broken.test", "default.qubit"])
+        with caplog.at_level("WARNING", logger="pennylane_qstore.router"):
+            assert qml.QNode(lambda: qml.expval(qml.Z(0)), dev)() == 1.0
+    finally:
+        unregister_target("broken.test")
+    (record,) = [r for r in caplog.records if "broken.test failed" in r.getMessage()]
+    assert record.levelname == "WARNING" and "boom" in record.getMessage()
+
+
+def test_targets_are_discovered_through_the_entry_point_group():
+    """Plugin targets come from the pennylane_qstore.targets entry points, not a fixed list."""
+    from importlib.metadata import entry_points
+
+    from pennylane_qstore.router import registered_targets
+    from pennylane_qstore.router.targets import ENTRY_POINT_GROUP
+
+    announced = {ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    assert {"pennylane_qstore.ionq.target", "pennylane_qstore.engine.target"} <= announced
+    assert {"ionq", "engine"} <= {s.name for s in registered_targets()}
+
+
+def test_a_broken_target_plugin_is_reported_not_raised(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from pennylane_qstore.router import targets
+
+    broken = EntryPoint("nope", "pennylane_qstore.no_such_module", targets.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(targets.importlib.metadata, "entry_points", lambda group: [broken])
+    monkeypatch.setattr(targets, "_plugins_loaded", False)
+    monkeypatch.setattr(targets, "_PLUGIN_ERRORS", {})
+    errors = targets.plugin_errors()
+    assert "ModuleNotFoundError" in errors["pennylane_qstore.no_such_module"]

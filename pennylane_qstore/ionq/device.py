@@ -215,12 +215,12 @@ class IonQDevice(Device):
     ) -> qml.CompilePipeline:
         """Validate, split into measurable groups, rotate to the Z basis and compile to IonQ gates.
 
-        Measurements, observables and mid-circuit measurement methods come from ``ionq.toml``.
+        Measurements and observables come from ``ionq.toml``.
         """
         caps = self.capabilities
         program = qml.CompilePipeline()
         config = execution_config or ExecutionConfig()
-        if config.mcm_config.mcm_method in (None, *caps.supported_mcm_methods):
+        if config.mcm_config.mcm_method in (None, "deferred"):
             # IonQ measures at the end only: mid-circuit measurements become controlled gates
             program.add_transform(defer_measurements, allow_postselect=False)
         program.add_transform(validate_device_wires, self.wires, name=self.name)

@@ -8,6 +8,7 @@ chain when a target raises, and keeps a :class:`~.RoutingRecord` of every batch.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
+from autograd.numpy.numpy_boxes import ArrayBox
 from pennylane.devices import Device, ExecutionConfig
 from pennylane.devices.capabilities import observable_stopping_condition_factory
 from pennylane.devices.modifiers import simulator_tracking, single_tape_support
@@ -27,16 +29,25 @@ from pennylane.devices.preprocess import (
     validate_observables,
 )
 from pennylane.exceptions import DeviceError
+from pennylane.measurements import (
+    ClassicalShadowMP,
+    MeasurementProcess,
+    SampleMeasurement,
+    ShadowExpvalMP,
+)
 from pennylane.tape import QuantumScript, QuantumScriptBatch
 from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
 from pennylane.typing import Result, ResultBatch
 
-from .policy import RoutingPolicy, TapeInfo, default_policy
+from .policy import TARGET_FIELDS, RoutingPolicy, TapeInfo, default_policy
 from .record import Failure, Route, RoutingRecord
-from .targets import get_target, registered_targets, registry_generation
+from .targets import DERIVATIVE_METHODS, get_target, registered_targets, registry_generation
 
-_DEVICE_DERIVATIVES = ("adjoint", "backprop")
+logger = logging.getLogger(__name__)
+_SHADOWS = (ClassicalShadowMP, ShadowExpvalMP)
+
+_DEVICE_DERIVATIVES = tuple(sorted(DERIVATIVE_METHODS))
 _OPTIONS = ("wires", "shots", "seed", "target", "targets", "policy", "fallback")
 
 
@@ -104,14 +115,19 @@ class RouterDevice(Device):
             )
         self._explicit = explicit
         self._policy = policy or default_policy()
+        if not isinstance(fallback, (bool, np.bool_)):
+            raise TypeError(f"fallback= takes True or False, got {fallback!r}.")
         self._fallback = bool(fallback)
         if isinstance(seed, str) and seed == "global":  # as default.qubit: use NumPy's global RNG
             seed = int(np.random.randint(2**31 - 1))
         try:
             self._rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
+            negative = isinstance(seed, (int, np.integer)) and seed < 0
+            hint = " (an int seed must be 0 or more)" if negative else ""
             raise TypeError(
-                f"seed= takes an int, a numpy.random.Generator, 'global' or None, got {seed!r}."
+                "seed= takes an int, a numpy.random.Generator, 'global' or None, "
+                f"got {seed!r}{hint}."
             ) from exc
         self._seeded = seed is not None
         self._devices: dict[str, Device] = {}
@@ -208,15 +224,7 @@ class RouterDevice(Device):
         return names
 
     def _policy_names(self) -> list[str]:
-        p = self._policy
-        return [
-            *p.backprop_targets,
-            *p.adjoint_targets,
-            *p.shots_targets,
-            *p.wide_targets,
-            *p.broadcast_targets,
-            *p.small_targets,
-        ]
+        return [name for field in TARGET_FIELDS for name in getattr(self._policy, field)]
 
     def _device(self, name: str) -> Device:
         """Return the (lazily built) device of target ``name``."""
@@ -288,7 +296,7 @@ class RouterDevice(Device):
             order = ["backprop"]
         elif method == "best":
             order = (
-                ["adjoint", "backprop"]
+                list(_DEVICE_DERIVATIVES)
                 if num_wires >= self._policy.adjoint_wires
                 else [
                     "backprop",
@@ -325,8 +333,19 @@ class RouterDevice(Device):
                 f"{sorted(config.device_options)}; pass options to qml.device(...) instead."
             )
         method = config.gradient_method
+        order = config.derivative_order
+        if method in ("best", "adjoint") and _differentiated_again(circuit):
+            # autograd is tracing a derivative of this derivative (qml.jacobian(qml.jacobian(f))
+            # with max_diff=1): adjoint jacobians are constants to it and Hessians come out as 0
+            if method == "adjoint":
+                raise DeviceError(
+                    "qstore.router: adjoint derivatives cannot be differentiated again (the "
+                    "Hessian would silently be 0); use diff_method='best' or 'backprop', or "
+                    "diff_method='parameter-shift' with max_diff=2."
+                )
+            order = max(order, 2)
         if method in ("best", *_DEVICE_DERIVATIVES):
-            resolved = self._device_gradient(method, circuit, config.derivative_order)
+            resolved = self._device_gradient(method, circuit, order)
             if resolved is not None and not (circuit is not None and circuit.shots):
                 method = resolved
         updates: dict[str, Any] = {"gradient_method": method}
@@ -364,7 +383,7 @@ class RouterDevice(Device):
         )
         program.add_transform(device_resolve_dynamic_wires, wires=self.wires, allow_resets=False)
         program.add_transform(validate_device_wires, self.wires, name=self.name)
-        program.add_transform(validate_measurements, name=self.name)
+        program.add_transform(validate_measurements, sample_measurements=_sampled, name=self.name)
         program.add_transform(
             validate_observables,
             stopping_condition=observable_stopping_condition_factory(
@@ -428,7 +447,8 @@ class RouterDevice(Device):
         groups: dict[tuple, list[int]] = {}
         for index, tape in enumerate(circuits):
             shots = tape.shots.total_shots if tape.shots else None
-            info = TapeInfo(len(tape.wires), shots, tape.batch_size, method)
+            shadow = any(isinstance(mp, _SHADOWS) for mp in tape.measurements)
+            info = TapeInfo(len(tape.wires), shots, tape.batch_size, method, shadow)
             reason, chain = self._chain(info)
             groups.setdefault((reason, chain, shots), []).append(index)
         results: list[Any] = [None] * len(circuits)
@@ -472,7 +492,17 @@ class RouterDevice(Device):
                 failures.append(Failure(name, f"{type(exc).__name__}: {exc}"))
                 if not self._fallback:
                     raise
+                logger.warning(
+                    "qstore.router: target %s failed on %d tape(s) (%s: %s); trying the next "
+                    "target of %s",
+                    name,
+                    len(tapes),
+                    type(exc).__name__,
+                    exc,
+                    list(chain),
+                )
                 continue
+            logger.debug("qstore.router: %d tape(s) ran on %s (%s)", len(tapes), name, reason)
             route = Route(
                 target=name,
                 tapes=tuple(indices),
@@ -499,8 +529,34 @@ class RouterDevice(Device):
         target_config, program = self._setup(name, method, config.interface)
         new_tapes, postprocess = program(tapes)
         if not derivatives:
-            return postprocess(dev.execute(new_tapes, target_config))
+            return _float64(postprocess(dev.execute(new_tapes, target_config)))
         if [t.trainable_params for t in new_tapes] != [t.trainable_params for t in tapes]:
             raise DeviceError(f"{name} would change the trainable parameters of the tapes")
         values, jacobians = dev.execute_and_compute_derivatives(new_tapes, target_config)
-        return list(zip(postprocess(values), jacobians, strict=True))
+        return list(zip(_float64(postprocess(values)), _float64(jacobians), strict=True))
+
+
+def _sampled(mp: MeasurementProcess) -> bool:
+    """Measurements accepted with shots: samples and classical shadows (their targets run them)."""
+    return isinstance(mp, (SampleMeasurement, *_SHADOWS))
+
+
+def _float64(result: Any) -> Any:
+    """Return ``result`` with Python floats as NumPy float64 (lightning returns Python floats,
+    which torch turns into float32 tensors)."""
+    if isinstance(result, float):
+        return np.float64(result)
+    if isinstance(result, (tuple, list)):
+        return type(result)(_float64(r) for r in result)
+    return result
+
+
+def _differentiated_again(circuit: QuantumScript | None) -> bool:
+    """Whether autograd traces this circuit's parameters at two levels (a derivative of a
+    derivative being taken through a first-order execution)."""
+    if circuit is None:
+        return False
+    return any(
+        isinstance(p, ArrayBox) and isinstance(p._value, ArrayBox)
+        for p in circuit.get_parameters(trainable_only=False)
+    )

@@ -5,6 +5,7 @@ Rules, first match wins (thresholds measured with ``benchmarks/routing.py``, see
 1. ``backprop`` derivatives -> ``backprop_targets`` (targets that keep the autodiff graph).
 2. ``adjoint`` derivatives -> ``adjoint_targets``.
 3. Sampled tapes, when the user lists ``shots_targets`` (e.g. ``("ionq",)``) -> those.
+   Tapes measuring classical shadows -> ``shadow_targets`` (few simulators run them).
 4. At least ``wide_wires`` wires -> ``wide_targets`` (qsim's gate fusion pays off).
 5. Broadcasted tapes (parameter batches) below ``broadcast_wires`` wires -> ``broadcast_targets``
    (NumPy broadcasting).
@@ -12,8 +13,9 @@ Rules, first match wins (thresholds measured with ``benchmarks/routing.py``, see
 
 ``diff_method="best"`` resolves to ``adjoint`` from ``adjoint_wires`` wires on, else ``backprop``.
 
-Names that are not registered or not available here are skipped, so a policy can name optional
-targets such as ``lightning.gpu`` or ``engine``.
+Names that are not available here are skipped, so a policy can name optional targets such as
+``lightning.gpu`` or ``engine``; a name no target is registered under is refused when the policy
+is built (a typo would otherwise silently never route anything).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ class TapeInfo:
         shots: Total shots, ``None`` when analytic.
         broadcast: Parameter-broadcasting batch size, ``None`` when not broadcasted.
         gradient_method: Device derivative method in use (``"adjoint"``, ``"backprop"``) or ``None``.
+        shadow: Whether the tape measures a classical shadow.
     """
 
     num_wires: int
     shots: int | None
     broadcast: int | None
     gradient_method: str | None
+    shadow: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RoutingPolicy:
         wide_targets: Preference order for wide tapes.
         broadcast_targets: Preference order for broadcasted tapes that are not wide.
         small_targets: Preference order for everything else.
+        shadow_targets: Preference order for sampled tapes measuring classical shadows.
     """
 
     wide_wires: int = 18
@@ -64,12 +69,20 @@ class RoutingPolicy:
     wide_targets: tuple[str, ...] = ("lightning.gpu", "qsim", "lightning.qubit")
     broadcast_targets: tuple[str, ...] = ("default.qubit",)
     small_targets: tuple[str, ...] = ("lightning.qubit", "default.qubit")
+    shadow_targets: tuple[str, ...] = ("default.qubit",)
 
     def __post_init__(self) -> None:
         for field in ("wide_wires", "broadcast_wires", "adjoint_wires"):
             value = getattr(self, field)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{field} must be a positive integer, got {value!r}.")
+        for field in TARGET_FIELDS:
+            names = getattr(self, field)
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise TypeError(f"{field}= takes a tuple of target names, got {names!r}.")
+            object.__setattr__(self, field, tuple(names))
+            for name in names:
+                _check_registered(field, name)
 
     def preferences(self, info: TapeInfo) -> tuple[str, tuple[str, ...]]:
         """Return ``(reason, preferred targets)`` of the first rule matching ``info``."""
@@ -79,6 +92,8 @@ class RoutingPolicy:
             return "adjoint", self.adjoint_targets
         if info.shots is not None and self.shots_targets:
             return "sampled, shots_targets", self.shots_targets
+        if info.shadow:
+            return "classical shadow", self.shadow_targets
         if info.num_wires >= self.wide_wires:
             return f"wide: {info.num_wires} >= {self.wide_wires} wires", self.wide_targets
         if info.broadcast is not None and info.num_wires < self.broadcast_wires:
@@ -101,6 +116,27 @@ class RoutingPolicy:
             if name in usable and name not in chain:
                 chain.append(name)
         return reason, chain
+
+
+TARGET_FIELDS = (
+    "backprop_targets",
+    "adjoint_targets",
+    "shots_targets",
+    "wide_targets",
+    "broadcast_targets",
+    "small_targets",
+    "shadow_targets",
+)
+"""The fields of :class:`RoutingPolicy` that name targets."""
+
+
+def _check_registered(field: str, name: str) -> None:
+    from .targets import get_target  # the registry imports target plugins: only when needed
+
+    try:
+        get_target(name)
+    except KeyError as exc:
+        raise ValueError(f"{field}: {exc.args[0]} (register it first, or fix the name)") from None
 
 
 _default_policy = RoutingPolicy()

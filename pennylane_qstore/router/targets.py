@@ -22,10 +22,15 @@ Registering a target (other modules of this package, or user code)::
         description="batched torch state-vector simulator",
     )
 
-Targets of other ``pennylane_qstore`` packages live in a small module named ``target`` inside
-the package (``pennylane_qstore/ionq/target.py``, ``pennylane_qstore/engine/target.py``) that
-only calls ``register_target`` (the factory imports the heavy packages). The registry imports
-the modules listed in :data:`PLUGIN_MODULES` on first use; a plugin that fails to import is
+Targets of other packages (``pennylane_qstore.ionq``, ``pennylane_qstore.engine``, or a
+third-party distribution) live in a small module that only calls ``register_target`` (the
+factory imports the heavy packages), announced in the entry-point group
+:data:`ENTRY_POINT_GROUP`, as PennyLane discovers devices through ``pennylane.plugins``::
+
+    [project.entry-points."pennylane_qstore.targets"]
+    mytarget = "my_package.qstore_target"
+
+The registry loads every entry point of the group on first use; one that fails to import is
 reported by ``qstore devices`` (see :func:`plugin_errors`) instead of breaking the router.
 
 Rules a target follows:
@@ -44,8 +49,9 @@ Rules a target follows:
 
 from __future__ import annotations
 
-import importlib
+import importlib.metadata
 import importlib.util
+import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,6 +66,9 @@ AvailabilityCheck = Callable[[], str | None]
 """Returns ``None`` when available, else the reason it is not (with the fix)."""
 
 DERIVATIVE_METHODS = frozenset({"adjoint", "backprop"})
+"""The device derivative methods the router delegates to targets."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,8 @@ class TargetSpec:
 
 _REGISTRY: dict[str, TargetSpec] = {}
 
-PLUGIN_MODULES = ("pennylane_qstore.ionq.target", "pennylane_qstore.engine.target")
-"""Modules imported on first use of the registry; each registers its package's targets."""
+ENTRY_POINT_GROUP = "pennylane_qstore.targets"
+"""Entry-point group whose modules register targets when loaded."""
 
 _generation = 0
 _plugins_loaded = False
@@ -106,18 +115,17 @@ _PLUGIN_ERRORS: dict[str, str] = {}
 
 
 def _load_plugins() -> None:
-    """Import :data:`PLUGIN_MODULES` once, remembering why any of them failed."""
+    """Load the :data:`ENTRY_POINT_GROUP` entry points once, remembering why any failed."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for module in PLUGIN_MODULES:
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
-            if importlib.util.find_spec(module) is None:
-                continue
-            importlib.import_module(module)
+            entry_point.load()
         except Exception as exc:
-            _PLUGIN_ERRORS[module] = f"{type(exc).__name__}: {exc}"
+            _PLUGIN_ERRORS[entry_point.value] = f"{type(exc).__name__}: {exc}"
+            logger.warning("router target plugin %s failed to load: %s", entry_point.value, exc)
 
 
 def plugin_errors() -> dict[str, str]:
