@@ -28,7 +28,7 @@ torch = pytest.importorskip("torch")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPT = str(EXAMPLES / "ddp_torch.py")
 STEPS = "4"
-TIMEOUT = 180
+TIMEOUT = 240  # seconds per launch; a loaded 2-core machine needs ~100
 TRAIN_ARGS = ["--steps", STEPS, "--batch", "16", "--seed", "3", "--device", "lightning.qubit"]
 ENV = {
     **os.environ,
