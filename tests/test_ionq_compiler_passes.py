@@ -193,3 +193,20 @@ def test_pass_report_rows():
     assert [passes for passes, _ in rows] == [(), ("cancel",), PASSES]
     assert rows[-1][1] == compile_circuit(_swaps_as_cnots(), "zz").gate_counts()
     assert rows[-1][1]["2q"] < rows[0][1]["2q"]
+
+
+def test_cli_report_prints_what_each_pass_removed(tmp_path, capsys):
+    from pennylane_qstore.cli import main
+
+    path = tmp_path / "block.qasm"
+    path.write_text(
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\n'
+        "cx q[0], q[1]; ry(0.3) q[0]; cx q[1], q[0]; ry(0.5) q[1]; cx q[0], q[1];\n"
+        "ry(0.7) q[0]; cx q[1], q[0];\n"
+    )
+    assert main(["compile", str(path), "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "passes: none: 4 two-qubit" in out
+    assert "+ cancel: 4 two-qubit" in out
+    assert "+ resynthesise: 2 two-qubit" in out and "(removed 2 two-qubit" in out
+    assert "verification: OK" in out

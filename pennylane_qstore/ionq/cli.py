@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import sys
 
 VERIFY_MAX_QUBITS = 10
@@ -28,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--json",
         action="store_true",
         help="print the IonQ job input (ionq.circuit.v1, native) on stdout, the report on stderr",
+    )
+    compile_parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also print the native counts after each optimising pass and what each removed",
     )
     compile_parser.set_defaults(func=_compile)
     server = subparsers.add_parser(
@@ -118,6 +124,8 @@ def _compile(args: argparse.Namespace) -> int:
         ),
         f"verification: {verdict}",
     ]
+    if args.report:
+        report += _pass_report(tape, args.entangler, wires)
     if args.json:
         print(json.dumps(native.to_json(), indent=2))
         print("\n".join(report), file=sys.stderr)
@@ -129,3 +137,18 @@ def _compile(args: argparse.Namespace) -> int:
             print(json.dumps(gate.to_json()))
         print("\n".join(report))
     return 0 if verified else 1
+
+
+def _pass_report(tape, entangler: str, wires: list) -> list[str]:
+    """Return one line per optimising pass: counts after it and what it removed."""
+    from pennylane_qstore.ionq.compiler import pass_report
+
+    rows = pass_report(tape, entangler, wires=wires)
+    lines = [f"passes: none: {rows[0][1]['2q']} two-qubit, {rows[0][1]['total']} total"]
+    for (_, before), (passes, after) in itertools.pairwise(rows):
+        lines.append(
+            f"  + {passes[-1]}: {after['2q']} two-qubit, {after['total']} total "
+            f"(removed {before['2q'] - after['2q']} two-qubit, "
+            f"{before['total'] - after['total']} total)"
+        )
+    return lines
