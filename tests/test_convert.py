@@ -6,6 +6,7 @@ distribution of the measured qubits, or for IonQ native gates (whose trailing Z 
 sent) |U| elementwise.
 """
 
+import functools
 import itertools
 
 import numpy as np
@@ -119,10 +120,15 @@ def _assert_same_circuit(original, back, native):
         _assert_equal_up_to_phase(u, v)
 
 
-def _through(tape, source, target, gateset):
-    obj = tape if source == "tape" else convert(tape, to=source, gateset=gateset)
-    converted = convert(obj, to=target, gateset=gateset)
-    return convert(converted, to="tape")
+@functools.cache
+def _source(name, source):
+    """The circuit ``name`` written in format ``source`` (once per session; readers do not mutate)."""
+    tape = CIRCUITS[name]()
+    return tape if source == "tape" else convert(tape, to=source)
+
+
+def _through(name, source, target):
+    return convert(convert(_source(name, source), to=target), to="tape")
 
 
 CELLS = list(itertools.product(FORMATS, FORMATS))
@@ -135,9 +141,9 @@ def test_conversion_matrix(source, target, name):
     has_mcm = name == "mid_circuit"
     if has_mcm and "ionq" in (source, target):
         with pytest.raises(ConversionError, match="IonQ JSON"):
-            _through(tape, source, target, "qis")
+            _through(name, source, target)
         return
-    back = _through(tape, source, target, "qis")
+    back = _through(name, source, target)
     _assert_same_circuit(tape, back, native=False)
     if not has_mcm and "ionq" not in (source, target):
         assert _measured(back) == _measured(tape)
@@ -147,8 +153,7 @@ def test_conversion_matrix(source, target, name):
 @pytest.mark.parametrize("source", FORMATS)
 def test_ionq_native_from_every_format(source, name):
     tape = CIRCUITS[name]()
-    obj = tape if source == "tape" else convert(tape, to=source)
-    job = convert(obj, to="ionq", gateset="native")
+    job = convert(_source(name, source), to="ionq", gateset="native")
     assert job["gateset"] == "native"
     assert {gate["gate"] for gate in job["circuit"]} <= {"gpi", "gpi2", "ms"}
     _assert_same_circuit(tape, convert(job, to="tape"), native=True)

@@ -1,5 +1,6 @@
 """``qstore convert``: every input file format to every output format, read back and compared."""
 
+import functools
 import itertools
 import json
 
@@ -21,16 +22,21 @@ TAPE = QuantumScript(
 )
 
 
+@functools.cache
+def _in_format(fmt):
+    return convert(TAPE, to=fmt)
+
+
 def _write_input(path, fmt):
     if fmt == "qiskit-qpy":
         with open(path, "wb") as handle:
-            qiskit.qpy.dump(convert(TAPE, to="qiskit"), handle)
+            qiskit.qpy.dump(_in_format("qiskit"), handle)
     elif fmt == "cirq-json":
-        path.write_text(cirq.to_json(convert(TAPE, to="cirq")))
+        path.write_text(cirq.to_json(_in_format("cirq")))
     elif fmt == "ionq-json":
-        path.write_text(json.dumps(convert(TAPE, to="ionq")))
+        path.write_text(json.dumps(_in_format("ionq")))
     else:
-        path.write_text(convert(TAPE, to=fmt))
+        path.write_text(_in_format(fmt))
 
 
 def _unitary(obj):
