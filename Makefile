@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format unit conformance bench clean
+.PHONY: install demo test lint format unit conformance docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ unit: install
 conformance: install
 	$(BIN)/python tests/conformance.py
 
-test: lint unit conformance
+# API reference from the docstrings into build/site; --strict fails on a broken reference,
+# a missing page or a docstring griffe cannot read (a few seconds).
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint docs unit conformance
 
 bench: install
 	$(BIN)/python benchmarks/routing.py

@@ -581,3 +581,22 @@ def test_a_broken_target_plugin_is_reported_not_raised(monkeypatch):
     monkeypatch.setattr(targets, "_PLUGIN_ERRORS", {})
     errors = targets.plugin_errors()
     assert "ModuleNotFoundError" in errors["pennylane_qstore.no_such_module"]
+
+
+def test_engine_device_reads_engine_toml():
+    """engine/device.py had no TOML: its measurements and observables were hard-coded."""
+    import copy
+
+    pytest.importorskip("torch")
+    from pennylane_qstore.engine.device import EngineDevice
+
+    dev = EngineDevice(wires=1)
+    tape = qml.tape.QuantumScript([qml.RX(0.3, 0)], [qml.expval(qml.X(0))])
+    (checked,), _ = dev.preprocess_transforms()(tape)
+    assert dev.execute(checked) == pytest.approx(0.0)
+    dev.capabilities = copy.deepcopy(dev.capabilities)  # the class's copy is shared
+    dev.capabilities.observables.pop("PauliX")
+    with pytest.raises(DeviceError, match=r"X\(0\) not supported on qstore.engine"):
+        dev.preprocess_transforms()(tape)
+    with pytest.raises(DeviceError, match="probs"):
+        dev.preprocess_transforms()(tape.copy(measurements=[qml.probs(wires=0)]))

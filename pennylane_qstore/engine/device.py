@@ -8,15 +8,19 @@ torch interface; other interfaces get NumPy results and PennyLane's gradient tra
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pennylane as qml
 import torch
 from autograd.numpy.numpy_boxes import ArrayBox
 from pennylane.devices import Device, ExecutionConfig
-from pennylane.devices.preprocess import decompose, validate_measurements
+from pennylane.devices.capabilities import observable_stopping_condition_factory
+from pennylane.devices.modifiers import single_tape_support
+from pennylane.devices.preprocess import decompose, validate_measurements, validate_observables
 from pennylane.tape import QuantumScript
-from pennylane.transforms.core import TransformProgram
+from pennylane.transforms.core import CompilePipeline
 
 from pennylane_qstore.engine.api import execute_tape
 from pennylane_qstore.engine.program import (
@@ -37,14 +41,6 @@ def _stops_at(op: qml.operation.Operator) -> bool:
     return op.has_matrix and 0 < len(op.wires) <= MAX_GENERIC_WIRES
 
 
-def _analytic_expval(mp: qml.measurements.MeasurementProcess) -> bool:
-    return (
-        isinstance(mp, qml.measurements.ExpectationMP)
-        and mp.obs is not None
-        and (mp.obs.pauli_rep is not None)
-    )
-
-
 def _traced_elsewhere(value) -> bool:
     """Whether ``value`` is being differentiated or traced by a framework other than torch."""
     interface = qml.math.get_interface(value)
@@ -55,6 +51,7 @@ def _traced_elsewhere(value) -> bool:
     return True  # jax / tensorflow values: traced or watched, the engine cannot follow them
 
 
+@single_tape_support
 class EngineDevice(Device):
     """Batched torch state-vector simulator with adjoint gradients.
 
@@ -69,8 +66,9 @@ class EngineDevice(Device):
     """
 
     name = "qstore.engine"
+    config_filepath = Path(__file__).with_name("engine.toml")
 
-    def __init__(self, wires=None, shots=None, c_dtype: str = "complex128") -> None:
+    def __init__(self, wires: Any = None, shots: Any = None, c_dtype: str = "complex128") -> None:
         if shots is not None:
             raise ValueError(
                 "The engine is analytic: use shots=None, or route sampled circuits to another "
@@ -97,20 +95,28 @@ class EngineDevice(Device):
             config = replace(config, gradient_method="backprop")
         return config
 
-    def preprocess_transforms(self, execution_config=None) -> TransformProgram:
-        """Decompose to gates the engine applies directly; accept analytic Pauli expvals only."""
-        program = TransformProgram()
+    def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
+        """Decompose to gates the engine applies directly; accept the measurements and
+        observables of ``engine.toml`` (analytic expectation values of Pauli sums)."""
+        caps = self.capabilities
+        program = CompilePipeline()
         program.add_transform(decompose, stopping_condition=_stops_at, name=self.name)
         program.add_transform(
-            validate_measurements, analytic_measurements=_analytic_expval, name=self.name
+            validate_measurements,
+            analytic_measurements=lambda mp: type(mp).__name__ in caps.measurement_processes,
+            name=self.name,
+        )
+        supported = observable_stopping_condition_factory(caps)
+        program.add_transform(
+            validate_observables,
+            stopping_condition=lambda obs: supported(obs) and obs.pauli_rep is not None,
+            name=self.name,
         )
         return program
 
     def execute(self, circuits, execution_config=None):
         """Simulate every circuit; torch parameters give torch results, else NumPy."""
-        is_single = isinstance(circuits, QuantumScript)
-        results = tuple(self._run(c) for c in ([circuits] if is_single else circuits))
-        return results[0] if is_single else results
+        return tuple(self._run(c) for c in circuits)
 
     def _run(self, tape: QuantumScript):
         if tape.shots:

@@ -82,8 +82,8 @@ class RouterDevice(Device):
 
     def __init__(
         self,
-        wires=None,
-        shots=None,
+        wires: Any = None,
+        shots: Any = None,
         seed: int | np.random.Generator | str | None = None,
         target: str | None = None,
         targets: Sequence[str] | None = None,
