@@ -179,6 +179,14 @@ def test_circuits_are_simulated_on_the_router(make_store):
     tape = qml.tape.QuantumScript([qml.RY(0.7, 0), qml.CNOT([0, 1])], [qml.state()])
     assert store.query(tape, top_k=1)[0].id == "b"
     assert store.query(prep, params=(2.0,), top_k=1)[0].id == "c"
+
+    @qml.qnode(qml.device("default.qubit", wires=3))
+    def idle_wire():
+        qml.Hadamard(0)
+        return qml.state()
+
+    with pytest.raises(StateError, match=r"8 amplitudes \(3 qubits\)"):
+        store.add(idle_wire)  # the QNode's device wires, not only the wires its gates touch
     bad = qml.tape.QuantumScript([qml.RY(0.7, 0)], [qml.expval(qml.Z(0))])
     with pytest.raises(StateError, match=r"qml.state\(\)"):
         store.add(bad)

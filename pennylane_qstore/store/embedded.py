@@ -2,11 +2,11 @@
 
 SQLite (Python's standard library) holds every record: complex64 amplitudes, id, namespace and
 metadata, with transactions that let several processes write at once and lose nothing. Each
-process keeps a float32 copy ``[Re | Im]`` of every namespace in memory, brought up to date from
+process keeps a complex64 copy of every namespace in memory, brought up to date from
 the log of inserted (``states.seq``) and removed (``removed.seq``) rows before each read.
 
-A query is one float32 matrix product per namespace that gives ``Re<q|x>`` and ``Im<q|x>`` of all
-states at once; the candidates are every state whose float32 fidelity is within the proven
+A query is one complex64 matrix-vector product per namespace that gives ``<q|x>`` of all states
+at once; the candidates are every state whose float32 fidelity is within the proven
 rounding bound of the ``k``-th best, and those are re-ranked in float64. ``benchmarks/store.py``
 compares this with usearch (HNSW and exact) and a plain NumPy scan.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from pennylane_qstore.store.filters import matches
-from pennylane_qstore.store.states import embed, fidelities, unembed
+from pennylane_qstore.store.states import fidelities
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,16 @@ class _Namespace:
 
     seqs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ids: list[str] = field(default_factory=list)
-    metadata: list[dict[str, Any]] = field(default_factory=list)
-    vectors: np.ndarray | None = None
+    raw_metadata: list[str] = field(default_factory=list)
+    amps: np.ndarray | None = None
+    _parsed: list[dict[str, Any]] | None = None
+
+    @property
+    def metadata(self) -> list[dict[str, Any]]:
+        """Parsed metadata (parsed on first use: queries without a filter never need it all)."""
+        if self._parsed is None or len(self._parsed) != len(self.raw_metadata):
+            self._parsed = [json.loads(m) for m in self.raw_metadata]
+        return self._parsed
 
 
 class EmbeddedBackend:
@@ -76,6 +84,7 @@ class EmbeddedBackend:
         self._db = sqlite3.connect(
             self.path / DB_NAME, timeout=timeout, isolation_level=None, check_same_thread=False
         )
+        self._db.execute("PRAGMA page_size=16384")  # takes effect on a new file only
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -168,31 +177,30 @@ class EmbeddedBackend:
         """Exact top-k by fidelity: float32 scan, proven candidate window, float64 re-rank."""
         self.sync()
         space = self._spaces.get(namespace)
-        if space is None or space.vectors is None or not space.ids:
+        if space is None or space.amps is None or not space.ids:
             return []
         rows = np.arange(len(space.ids))
         if flt:
             rows = np.flatnonzero([matches(flt, m) for m in space.metadata])
             if rows.size == 0:
                 return []
-        vectors = space.vectors if rows.size == len(space.ids) else space.vectors[rows]
+        amps = space.amps if rows.size == len(space.ids) else space.amps[rows]
         q = np.asarray(query, np.complex128)
-        cols = np.stack([np.concatenate([q.real, q.imag]), np.concatenate([-q.imag, q.real])], 1)
-        ab = vectors @ cols.astype(np.float32)
-        approx = ab[:, 0] ** 2 + ab[:, 1] ** 2
-        slack = scan_error(vectors.shape[1])
+        overlaps = amps @ np.conj(q).astype(np.complex64)  # complex64 GEMV, no packing copy
+        approx = overlaps.real**2 + overlaps.imag**2
+        slack = scan_error(2 * amps.shape[1])
         k = min(top_k, approx.size)
         kth = np.partition(approx, approx.size - k)[approx.size - k]
         floor = kth if min_fidelity is None else max(kth, min_fidelity)
         cand = np.flatnonzero(approx >= floor - slack)
-        exact = fidelities(q, unembed(vectors[cand]))
+        exact = fidelities(q, amps[cand])
         order = np.argsort(-exact, kind="stable")[:top_k]
         out = []
         for j in order:
             if min_fidelity is not None and exact[j] < min_fidelity:
                 break
             row = rows[cand[j]]
-            out.append((space.ids[row], float(exact[j]), space.metadata[row]))
+            out.append((space.ids[row], float(exact[j]), json.loads(space.raw_metadata[row])))
         return out
 
     def sync(self) -> None:
@@ -231,8 +239,9 @@ class EmbeddedBackend:
                 continue
             space.seqs = space.seqs[keep]
             space.ids = [i for i, k in zip(space.ids, keep, strict=True) if k]
-            space.metadata = [m for m, k in zip(space.metadata, keep, strict=True) if k]
-            space.vectors = space.vectors[keep] if space.vectors is not None else None
+            space.raw_metadata = [m for m, k in zip(space.raw_metadata, keep, strict=True) if k]
+            space._parsed = None
+            space.amps = space.amps[keep] if space.amps is not None else None
 
     def _append(self, rows: list[tuple]) -> None:
         by_space: dict[str, list[tuple]] = {}
@@ -240,12 +249,13 @@ class EmbeddedBackend:
             by_space.setdefault(row[1], []).append(row)
         for name, items in by_space.items():
             space = self._spaces.setdefault(name, _Namespace())
-            amps = np.stack([np.frombuffer(r[3], np.complex64) for r in items])
-            vecs = embed(amps)
-            space.vectors = vecs if space.vectors is None else np.concatenate([space.vectors, vecs])
+            amps = np.frombuffer(b"".join(r[3] for r in items), np.complex64).reshape(
+                len(items), -1
+            )
+            space.amps = amps.copy() if space.amps is None else np.concatenate([space.amps, amps])
             space.seqs = np.concatenate([space.seqs, np.array([r[0] for r in items], np.int64)])
             space.ids.extend(r[2] for r in items)
-            space.metadata.extend(json.loads(r[4]) for r in items)
+            space.raw_metadata.extend(r[4] for r in items)
 
     def close(self) -> None:
         """Fold the write-ahead log into the database file and close the connection."""

@@ -47,7 +47,7 @@ def as_states(
         return _array_states(states, normalize)
     if isinstance(states, qml.QNode):
         tapes, meta = _qnode_tapes(states, params)
-        return _validated(_simulate(tapes), normalize), meta
+        return _validated(_simulate(tapes, states.device.wires), normalize), meta
     if params is not None:
         raise StateError("params= is only used with a QNode; pass arrays or tapes without it")
     if isinstance(states, qml.tape.QuantumScript):
@@ -94,8 +94,11 @@ def _describe(tape: Any) -> str:
     return text if len(text) <= 4000 else text[:3997] + "..."
 
 
-def _simulate(tapes: list) -> np.ndarray:
-    """Statevectors of tapes that end in ``qml.state()``, simulated on ``qstore.router``."""
+def _simulate(tapes: list, wires: Any = None) -> np.ndarray:
+    """Statevectors of tapes that end in ``qml.state()``, simulated on ``qstore.router``.
+
+    ``wires`` (a QNode's device wires) fixes the register; by default it is the tapes' wires.
+    """
     import pennylane as qml
 
     for i, tape in enumerate(tapes):
@@ -106,9 +109,10 @@ def _simulate(tapes: list) -> np.ndarray:
                 f"circuit {i} must return only qml.state() to be stored; "
                 f"it returns {tape.measurements}"
             )
-    wires = tapes[0].wires if len(tapes[0].wires) else qml.wires.Wires([0])
-    for tape in tapes:
-        wires = wires + [w for w in tape.wires if w not in wires]
+    if wires is None:
+        wires = tapes[0].wires if len(tapes[0].wires) else qml.wires.Wires([0])
+        for tape in tapes:
+            wires = wires + [w for w in tape.wires if w not in wires]
     dev = qml.device("qstore.router", wires=wires)
     results = qml.execute(tapes, dev, diff_method=None)
     return np.stack([np.asarray(r, dtype=np.complex128) for r in results])
@@ -147,8 +151,8 @@ def check_dimension(arr: np.ndarray, dim: int | None, where: str) -> None:
     if dim is not None and arr.shape[1] != dim:
         raise StateError(
             f"{where} has {arr.shape[1]} amplitudes ({arr.shape[1].bit_length() - 1} qubits) but "
-            f"this store holds {dim}-amplitude states ({dim.bit_length() - 1} qubits); use a "
-            "store (or namespace of another store) per qubit count"
+            f"this store holds {dim}-amplitude states ({dim.bit_length() - 1} qubits); use one "
+            "store per qubit count"
         )
 
 
