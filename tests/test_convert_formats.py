@@ -93,6 +93,8 @@ def test_qiskit_parameters_stay_symbolic_and_bind_by_name():
     assert convert(circuit, to="qiskit") is circuit  # same format: kept symbolic
     with pytest.raises(ConversionError, match=r"unbound parameters \['theta'\].*params="):
         convert(circuit, to="qasm3")
+    bound = convert(circuit, to="qiskit", params={"theta": 0.7})
+    assert not bound.parameters
     tape = convert(circuit, to="tape", params={"theta": 0.7})
     np.testing.assert_allclose(qml.matrix(tape), qml.matrix(qml.RX(0.7, 0)), atol=ATOL)
 

@@ -134,7 +134,7 @@ def convert(
         isinstance(obj, Sequence) and not isinstance(obj, str | QuantumScript)
     ) or is_cirq(obj)
     source = detect_format(obj) if single else None
-    if source == to != "ionq":
+    if source == to != "ionq" and params is None:
         return obj
     if params is None and {source, to} == {"qiskit", "cirq"} and _symbolic(obj, source):
         return qiskit_to_cirq(obj) if source == "qiskit" else cirq_to_qiskit(obj)
