@@ -90,6 +90,15 @@ def test_non_affine_structure_is_compiled_fresh():
     assert (cache.misses, cache.hits) == (1, 0)
 
 
+def test_no_template_with_more_two_qubit_gates_than_a_fresh_compile():
+    cache = StructureCache()
+    for x in (0.3, 0.8):  # parametrised gates inside a block would keep resynthesis from it
+        ops = [qml.CNOT([0, 1]), qml.RZ(x, 1), qml.CNOT([1, 0]), qml.RY(0.5, 0), qml.CNOT([0, 1])]
+        ops += [qml.RY(x, 1), qml.CNOT([1, 0])]
+        assert_same_as_fresh(cache.compile(ops, "ms"), ops, "ms")
+    assert (cache.misses, cache.hits) == (1, 0)
+
+
 def test_state_preparation_amplitudes_belong_to_the_structure():
     cache = StructureCache()
     rng = np.random.default_rng(6)

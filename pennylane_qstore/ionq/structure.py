@@ -13,7 +13,7 @@ Z frames and interaction angles. The emitted phases, angles, frames and global p
 affine in the parameters (modulo a turn). The template stores them at a generic point ``p_r`` and
 their slopes ``J`` (one compile per parameter); a new circuit gets ``values(p_r) + J·(p - p_r)``.
 Before a template is used it must reproduce a fresh template compile at a second random point to
-1e-10; otherwise (for example a decomposition that is not affine in its data, like ``StatePrep``)
+1e-10; otherwise (a decomposition that is not affine in its data, like ``SpecialUnitary``'s)
 the structure is marked uncacheable and every circuit is compiled afresh. A substituted MS/ZZ angle
 outside IonQ's ``(0, 1/4]`` turns (the template's choice of sign no longer fits) also falls back to a
 fresh compile. Special angles (``RX(0)``) are not exploited: the template keeps their pulses.
@@ -211,6 +211,9 @@ def _wrapped(delta: np.ndarray) -> np.ndarray:
 class StructureCache:
     """Compile circuits that share a structure once, then substitute their parameters.
 
+    A structure whose template would need more two-qubit gates than a fresh compile (the frame
+    ancillas can split a block that resynthesis would have shrunk) is compiled afresh instead.
+
     Args:
         max_structures: how many templates to keep (least recently built dropped first).
     """
@@ -248,8 +251,11 @@ class StructureCache:
         if full_key not in self._templates:
             self.misses += 1
             fresh = compile_circuit(operations, entangler, labels, max_qubits, passes)
-            self._store(full_key, self._build(operations, values, entangler, labels, passes))
-            template = self._templates[full_key]
+            template = self._build(operations, values, entangler, labels, passes)
+            if template is not None and _two_qubit(template.skeleton) > _two_qubit(fresh.gates):
+                logger.debug("structure not cached: its template has more two-qubit gates")
+                template = None
+            self._store(full_key, template)
             if template is None:
                 return fresh
         else:
@@ -281,6 +287,10 @@ class StructureCache:
                     return template
         logger.debug("structure not cacheable: its compiled values are not affine")
         return None
+
+
+def _two_qubit(gates: Sequence[NativeGate]) -> int:
+    return sum(len(g.qubits) == 2 for g in gates)
 
 
 def _structure_compile(operations, values, entangler, labels, passes) -> NativeCircuit:
