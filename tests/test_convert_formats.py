@@ -1,7 +1,6 @@
 """Readers of each format against circuits written by hand, symbolic parameters, batches and the
 errors for constructs a format cannot hold."""
 
-import cirq
 import numpy as np
 import pennylane as qml
 import pytest
@@ -10,6 +9,7 @@ from pennylane.tape import QuantumScript
 from pennylane_qstore.convert import ConversionError, convert, detect_format
 
 qiskit = pytest.importorskip("qiskit")
+cirq = pytest.importorskip("cirq")
 
 ATOL = 1e-9
 GHZ = np.zeros(8)
