@@ -45,8 +45,10 @@ MATCH_ATOL = 1e-10
 """A template must reproduce a fresh compile at a random point to this (turns)."""
 ATTEMPTS = 3
 """Random points tried per pass set before a structure is declared uncacheable."""
-STEP = 0.05
-"""Finite-difference step (radians) for the slopes; exact for affine values, any step works."""
+STEP = 1e-3
+"""Finite-difference step (radians) for the slopes (exact for affine values up to rounding)."""
+JITTER = 0.01
+"""The template point is this close to the first circuit's parameters (off special values)."""
 _NONLINEAR = (qml.StatePrep, qml.AmplitudeEmbedding, qml.QubitUnitary, qml.BasisState)
 
 
@@ -301,7 +303,7 @@ def _structure_compile(operations, values, entangler, labels, passes) -> NativeC
 
 def _template(operations, values, entangler, labels, passes, rng) -> _Template | None:
     """Build and check a template at a random point; ``None`` if it does not reproduce."""
-    point = values + rng.uniform(-0.5, 0.5, values.shape)
+    point = values + rng.uniform(-JITTER, JITTER, values.shape)
     base = _structure_compile(operations, point, entangler, labels, passes)
     skeleton, at_point = _vector(base)
     slopes = np.zeros((len(at_point), len(values)))
@@ -314,7 +316,7 @@ def _template(operations, values, entangler, labels, passes, rng) -> _Template |
         if other_skeleton != skeleton:
             return None
         slopes[:, j] = _wrapped(there - at_point) / STEP
-    check = point + rng.uniform(-0.2, 0.2, values.shape)
+    check = point + rng.uniform(-2 * JITTER, 2 * JITTER, values.shape)
     check_skeleton, expected = _vector(
         _structure_compile(operations, check, entangler, labels, passes)
     )
