@@ -7,38 +7,36 @@ Start it from Python::
 
 or from a shell with ``qstore ionq-server --port 8000``. Faults can be injected with
 :meth:`LocalIonQServer.inject` so clients can be tested on every recovery path.
+
+The HTTP layer is :mod:`.server_http`, payload validation :mod:`.payload`; this module (about 470
+lines, one class) keeps the job store, sessions, pricing answers and every API route together,
+since they share one lock and one job table.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from pennylane_qstore.ionq.backends import (
     BACKEND_NAMES,
     BACKEND_QUBITS,
-    BACKENDS,
-    MAX_SHOTS,
-    MIN_SHOTS_ERROR_MITIGATION,
     QPU_BACKENDS,
 )
+from pennylane_qstore.ionq.payload import ApiError, payload_circuits, validate_payload
 from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
+from pennylane_qstore.ionq.server_http import API_PREFIX, handler_for
 from pennylane_qstore.ionq.simulate import (
-    CircuitError,
     gate_counts,
     simulate_probabilities,
-    validate_circuit,
 )
 
-API_PREFIX = "/v0.4"
 # Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
 NOISE_MODELS = {
     "ideal": (0.0, 0.0),
@@ -48,15 +46,6 @@ NOISE_MODELS = {
     "forte-enterprise-1": (0.0002, 0.004),
 }
 FAULT_KINDS = ("5xx", "429", "drop", "fail_job")
-
-
-class ApiError(Exception):
-    """An HTTP error answer of the local server."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -124,7 +113,7 @@ class LocalIonQServer:
         self._sessions: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd = ThreadingHTTPServer((host, port), handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -207,7 +196,13 @@ class LocalIonQServer:
         with self._lock:
             self._faults.append(fault)
 
-    def _take_fault(self, kinds: tuple[str, ...], method: str) -> _Fault | None:
+    def record_request(self, method: str, path: str) -> None:
+        """Append ``(method, path)`` to :attr:`requests` (called by the HTTP layer)."""
+        with self._lock:
+            self.requests.append((method, path))
+
+    def take_fault(self, kinds: tuple[str, ...], method: str) -> _Fault | None:
+        """Use up one injected fault of ``kinds`` matching ``method``, if any is left."""
         with self._lock:
             for fault in self._faults:
                 if fault.kind in kinds and method in fault.methods and fault.remaining > 0:
@@ -265,84 +260,12 @@ class LocalIonQServer:
         return view
 
     def _validate(self, payload: Any) -> None:
-        if not isinstance(payload, dict):
-            raise ApiError(400, "request body must be a JSON object")
-        kind = payload.get("type")
-        if kind not in ("ionq.circuit.v1", "ionq.multi-circuit.v1"):
-            raise ApiError(
-                400, f"type must be 'ionq.circuit.v1' or 'ionq.multi-circuit.v1', got {kind!r}"
-            )
-        backend = payload.get("backend")
-        if backend not in BACKEND_QUBITS:
-            raise ApiError(
-                400, f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_NAMES)}"
-            )
-        shots = payload.get("shots", 100)
-        if not isinstance(shots, int) or isinstance(shots, bool) or not 1 <= shots <= MAX_SHOTS:
-            raise ApiError(400, f"shots must be an integer in [1, {MAX_SHOTS}], got {shots!r}")
-        settings = payload.get("settings", {}) or {}
-        debias = (settings.get("error_mitigation") or {}).get("debiasing", False)
-        if debias and shots < MIN_SHOTS_ERROR_MITIGATION:
-            raise ApiError(
-                400,
-                f"error mitigation (debiasing) needs at least {MIN_SHOTS_ERROR_MITIGATION} "
-                f"shots, got {shots}",
-            )
-        model = (payload.get("noise") or {}).get("model", "ideal")
-        if model not in NOISE_MODELS:
-            raise ApiError(
-                400, f"unknown noise model {model!r}; choose one of {', '.join(NOISE_MODELS)}"
-            )
-        data = payload.get("input")
-        if not isinstance(data, dict):
-            raise ApiError(400, "missing 'input' object")
-        qubits = data.get("qubits")
-        if not isinstance(qubits, int) or qubits < 1:
-            raise ApiError(400, f"input.qubits must be a positive integer, got {qubits!r}")
-        if qubits > BACKEND_QUBITS[backend]:
-            raise ApiError(
-                400,
-                f"{backend} has {BACKEND_QUBITS[backend]} qubits; the job asks for {qubits}",
-            )
-        if qubits > self.max_simulated_qubits:
-            raise ApiError(
-                400,
-                f"the local server simulates at most {self.max_simulated_qubits} qubits; "
-                f"the job asks for {qubits}",
-            )
-        circuits = self._circuits(payload)
-        if kind == "ionq.multi-circuit.v1" and len(circuits) > self.max_circuits_per_job:
-            raise ApiError(
-                400,
-                f"a multi-circuit job holds at most {self.max_circuits_per_job} circuits, "
-                f"got {len(circuits)}",
-            )
-        gateset = data.get("gateset", "qis")
-        for number, circuit in enumerate(circuits):
-            try:
-                validate_circuit(circuit["circuit"], gateset, qubits)
-            except CircuitError as err:
-                raise ApiError(400, f"circuit {number}: {err}") from None
-            if (
-                gateset == "native"
-                and "zz" not in BACKENDS[backend].entanglers
-                and any(gate["gate"] == "zz" for gate in circuit["circuit"])
-            ):
-                raise ApiError(400, f"circuit {number}: {backend} has no native 'zz' gate")
-
-    @staticmethod
-    def _circuits(payload: dict[str, Any]) -> list[dict[str, Any]]:
-        data = payload["input"]
-        if payload["type"] == "ionq.circuit.v1":
-            if "circuit" not in data:
-                raise ApiError(400, "ionq.circuit.v1 jobs need input.circuit")
-            return [{"name": payload.get("name"), "circuit": data["circuit"]}]
-        circuits = data.get("circuits")
-        if not isinstance(circuits, list) or not circuits:
-            raise ApiError(400, "ionq.multi-circuit.v1 jobs need a non-empty input.circuits")
-        if not all(isinstance(c, dict) and "circuit" in c for c in circuits):
-            raise ApiError(400, "each entry of input.circuits needs a 'circuit' list")
-        return circuits
+        validate_payload(
+            payload,
+            noise_models=NOISE_MODELS,
+            max_qubits=self.max_simulated_qubits,
+            max_circuits=self.max_circuits_per_job,
+        )
 
     def _results(self, payload: dict[str, Any], circuits: list[dict[str, Any]]) -> list[dict]:
         data = payload["input"]
@@ -371,7 +294,7 @@ class LocalIonQServer:
     def create_job(self, payload: Any) -> _Job:
         """Validate, price and simulate a job payload; return the stored job."""
         self._validate(payload)
-        circuits = self._circuits(payload)
+        circuits = payload_circuits(payload)
         counts = [gate_counts(c["circuit"]) for c in circuits]
         debias = ((payload.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
         cost = job_cost(
@@ -381,7 +304,7 @@ class LocalIonQServer:
         if session_id is not None:
             self._charge_session(session_id, payload["backend"], cost)
         probs = [] if payload.get("dry_run") else self._results(payload, circuits)
-        fault = self._take_fault(("fail_job",), "POST")
+        fault = self.take_fault(("fail_job",), "POST")
         failure = None if fault is None else {"code": fault.code, "error": "injected failure"}
         job = _Job(str(uuid.uuid4()), payload, time.monotonic(), circuits, counts, cost)
         job.probabilities, job.failure = probs, failure
@@ -546,75 +469,3 @@ class LocalIonQServer:
         with self._lock:
             self._sessions[session["id"]] = session
         return {k: v for k, v in session.items() if k != "jobs"}
-
-
-def _handler_for(server: LocalIonQServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep the test output quiet."""
-
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-            reason = self.responses.get(status, ("Error",))[0]
-            self._send(status, {"statusCode": status, "error": reason, "message": message}, headers)
-
-        def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            split = urlsplit(self.path)
-            with server._lock:
-                server.requests.append((method, split.path))
-            if server.latency:
-                time.sleep(server.latency)
-            if not split.path.startswith(API_PREFIX + "/"):
-                self._error(404, f"unknown API version in {split.path}; use {API_PREFIX}")
-                return
-            if self.headers.get("Authorization") != f"apiKey {server.api_key}":
-                self._error(401, "missing or invalid API key; send 'Authorization: apiKey KEY'")
-                return
-            fault = server._take_fault(("5xx", "429"), method)
-            if fault is not None and fault.kind == "429":
-                self._error(429, "too many requests", {"Retry-After": str(fault.retry_after)})
-                return
-            if fault is not None:
-                self._error(fault.status, "injected server error")
-                return
-            try:
-                body = json.loads(raw) if raw else None
-            except json.JSONDecodeError:
-                self._error(400, "request body is not valid JSON")
-                return
-            query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            path = split.path[len(API_PREFIX) :]
-            try:
-                answer = server.route(method, path, query, body)
-            except ApiError as err:
-                self._error(err.status, err.message)
-                return
-            dropping = method == "POST" and path.rstrip("/") == "/jobs"
-            if dropping and server._take_fault(("drop",), "POST") is not None:
-                self.close_connection = True
-                return
-            self._send(200, answer)
-
-        def do_GET(self) -> None:
-            self._handle("GET")
-
-        def do_POST(self) -> None:
-            self._handle("POST")
-
-        def do_PUT(self) -> None:
-            self._handle("PUT")
-
-    return Handler

@@ -4,6 +4,10 @@ The router preprocesses circuits with PennyLane's own transforms (from ``router.
 fallback chain of targets for every tape with a :class:`~.RoutingPolicy`, executes the tapes of a
 batch grouped per chain (so each target sees one batch), retries a group on the next target of its
 chain when a target raises, and keeps a :class:`~.RoutingRecord` of every batch.
+
+The module is one class, PennyLane's device API (options, derivative resolution, preprocessing,
+routed execution), about 560 lines: its parts share the router's target cache and chains, and
+the policy (:mod:`.policy`), registry (:mod:`.targets`) and records (:mod:`.record`) are apart.
 """
 
 from __future__ import annotations
