@@ -190,7 +190,10 @@ class BatchExecutor:
             return None
         from pennylane_qstore.engine.recipes import Recipe
 
-        return Recipe(self.gradient_method, self.spsa_epsilon, self.spsa_num_directions, self._rng)
+        shots = qml.measurements.Shots(self.shots).total_shots if self.shots else None
+        return Recipe(
+            self.gradient_method, self.spsa_epsilon, self.spsa_num_directions, self._rng, shots
+        )
 
     def engine_note(self) -> str:
         """How the engine differentiates this layer's batches (for the routing record)."""

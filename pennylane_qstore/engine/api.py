@@ -93,7 +93,7 @@ def execute_tape(
                 (d.device for op in ops for d in op.data if isinstance(d, torch.Tensor)),
                 torch.device("cpu"),
             )
-        out = simulate_with_recipe(program, ops, batch, dtype, device, recipe)
+        out = simulate_with_recipe(program, ops, batch, dtype, device, recipe, tape.measurements)
     else:
         out = simulate(program, ops, batch, dtype, device)
     return out if tape.batch_size is not None else out[0]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pennylane as qml
 
 from pennylane_qstore.engine.program import EngineUnsupportedError
 
@@ -36,10 +37,15 @@ def eligible(device: Any, gradient_method: str, shots: Any) -> bool:
     """Whether a layer on ``device`` with this (resolved) method may use the engine.
 
     ``qstore.router`` qualifies unless the user pinned targets other than ``engine``;
-    ``default.qubit`` qualifies as is. Shots never do.
+    ``default.qubit`` qualifies as is. With shots, only the sampled methods (parameter-shift,
+    finite-diff, SPSA) and a single shot count (no shot vector) qualify.
     """
-    if shots or gradient_method not in ENGINE_METHODS:
+    if gradient_method not in ENGINE_METHODS:
         return False
+    if shots:
+        shots = qml.measurements.Shots(shots)
+        if shots.has_partitioned_shots or gradient_method in ("adjoint", "backprop"):
+            return False
     name = getattr(device, "name", None)
     if name not in ENGINE_DEVICES:
         return False

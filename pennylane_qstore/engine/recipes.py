@@ -31,6 +31,7 @@ from pennylane.ops.functions import bind_new_parameters
 
 from pennylane_qstore.engine.program import EngineUnsupportedError, Program
 from pennylane_qstore.engine.runtime import simulate
+from pennylane_qstore.engine.sampling import ShotPlan, sample_expectations, shot_plan
 
 RECIPE_METHODS = ("parameter-shift", "finite-diff", "spsa")
 """Gradient methods the engine evaluates by shifted/perturbed batch rows."""
@@ -50,13 +51,16 @@ class Recipe:
         method: One of :data:`RECIPE_METHODS`.
         h: SPSA step (ignored otherwise).
         num_directions: SPSA directions per row.
-        rng: NumPy generator of the SPSA directions.
+        rng: NumPy generator of the SPSA directions and of the shot sampler.
+        shots: Samples per measurement setting (``None``: exact expectation values). Every
+            row, shifted or not, is sampled (:mod:`pennylane_qstore.engine.sampling`).
     """
 
     method: str
     h: float = 0.01
     num_directions: int = 1
     rng: Any = None
+    shots: int | None = None
 
 
 def _slots(ops: Sequence[Operator]) -> list[tuple[int, int]]:
@@ -89,7 +93,13 @@ class _Runner:
     """Simulates the recorded ``ops`` with some slots replaced, for stacked blocks of rows."""
 
     def __init__(
-        self, program: Program, ops: Sequence[Operator], batch: int, dtype: torch.dtype, device
+        self,
+        program: Program,
+        ops: Sequence[Operator],
+        batch: int,
+        dtype: torch.dtype,
+        device,
+        sampler: tuple[ShotPlan, int, torch.Generator] | None = None,
     ) -> None:
         self.program, self.ops, self.batch, self.dtype, self.device = (
             program,
@@ -98,6 +108,7 @@ class _Runner:
             dtype,
             device,
         )
+        self.sampler = sampler
         self.slots = _slots(ops)
 
     def slot_values(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -131,7 +142,11 @@ class _Runner:
                 else:
                     data.append(d)
             new_ops.append(bind_new_parameters(op, data))
-        return simulate(self.program, new_ops, rows, self.dtype, self.device)
+        if self.sampler is None:
+            return simulate(self.program, new_ops, rows, self.dtype, self.device)
+        plan, shots, generator = self.sampler
+        psi = simulate(self.program, new_ops, rows, self.dtype, self.device, final_state=True)
+        return sample_expectations(psi, plan, self.program.n_wires, shots, generator)
 
 
 def _chunks(runner: _Runner, n_terms: int) -> list[range]:
@@ -216,6 +231,12 @@ class RecipeSimulation(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor):
         params = ctx.saved_tensors
+        if torch.is_grad_enabled() and ctx.runner.sampler is not None:
+            raise RuntimeError(
+                "Second derivatives of sampled (shots) engine results are not available; build "
+                "the layer with fast_path=False to let PennyLane differentiate its shifted "
+                "circuits again, or use shots=None."
+            )
         if torch.is_grad_enabled():  # create_graph=True: the recipe's Jacobian, differentiated
             out0 = ctx.runner.run(params, 1, {})
             jac = jacobian(ctx.runner, params, ctx.recipe, out0)
@@ -236,8 +257,10 @@ def simulate_with_recipe(
     dtype: torch.dtype,
     device,
     recipe: Recipe,
+    measurements: Sequence[Any] = (),
 ) -> torch.Tensor:
-    """``(batch, n_outputs)`` outputs of ``ops`` whose derivatives follow ``recipe``.
+    """``(batch, n_outputs)`` outputs of ``ops`` whose derivatives follow ``recipe`` (sampled
+    with ``recipe.shots`` from the tape's ``measurements`` when shots are set).
 
     Raises:
         EngineUnsupportedError: A trainable parameter has no rule (state preparations, gates
@@ -245,7 +268,12 @@ def simulate_with_recipe(
     """
     if recipe.method == "finite-diff":
         dtype = torch.complex128
-    runner = _Runner(program, ops, batch, dtype, device)
+    sampler = None
+    if recipe.shots is not None:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(recipe.rng.integers(2**62)))
+        sampler = (shot_plan(measurements, program.wires), int(recipe.shots), generator)
+    runner = _Runner(program, ops, batch, dtype, device, sampler)
     params = []
     for i, j in runner.slots:
         p = runner.ops[i].data[j]

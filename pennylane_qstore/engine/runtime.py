@@ -17,6 +17,7 @@ from pennylane.operation import Operator
 
 from pennylane_qstore.engine import kernels
 from pennylane_qstore.engine.adjoint import AdjointSimulation, device_tables
+from pennylane_qstore.engine.adjoint import _simulate as simulate_states
 from pennylane_qstore.engine.gates import FAST_BUILDERS
 from pennylane_qstore.engine.program import Generic, Layer, Program
 from pennylane_qstore.engine.threads import engine_threads
@@ -121,8 +122,10 @@ def simulate(
     batch: int,
     dtype: torch.dtype = torch.complex64,
     device: torch.device | None = None,
+    final_state: bool = False,
 ) -> torch.Tensor:
-    """Run ``program`` with the parameters of ``ops`` and return ``(batch, n_outputs)`` values.
+    """Run ``program`` with the parameters of ``ops`` and return ``(batch, n_outputs)`` values
+    (or, with ``final_state=True``, the ``(batch, 2**n)`` final states, not differentiable).
 
     Args:
         program: The compiled program of ``ops``.
@@ -143,18 +146,30 @@ def simulate(
             torch.device("cpu"),
         )
     source = OpParameters(program, ops, _REAL[dtype], device)
-    return run_program(program, source, batch, dtype, device)
+    return run_program(program, source, batch, dtype, device, final_state)
 
 
 def run_program(
-    program: Program, source, batch: int, dtype: torch.dtype, device: torch.device
+    program: Program,
+    source,
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    final_state: bool = False,
 ) -> torch.Tensor:
     """Build the engine inputs from ``source`` (see :class:`OpParameters`) and simulate."""
     with engine_threads(batch * 2**program.n_wires, device):
-        return _run(program, source, batch, dtype, device)
+        return _run(program, source, batch, dtype, device, final_state)
 
 
-def _run(program: Program, source, batch: int, dtype: torch.dtype, device: torch.device):
+def _run(
+    program: Program,
+    source,
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    final_state: bool = False,
+):
     plan = _plan(program, device)
     parts = []
     for kind, gates in plan.kinds.items():
@@ -213,4 +228,7 @@ def _run(program: Program, source, batch: int, dtype: torch.dtype, device: torch
                 mat = source.matrix(step.op_index)
             matrices.append(_batched(mat, batch, dtype))
     tables = device_tables(program, device, dtype)
+    if final_state:
+        with torch.no_grad():
+            return simulate_states(program, tables, psi0.contiguous(), matrices)[1]
     return AdjointSimulation.apply(program, tables, psi0.contiguous(), *matrices)
