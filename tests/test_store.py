@@ -261,3 +261,18 @@ def test_concurrent_writers_lose_nothing(make_store):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert store.count() == 1 + 2 * 10 * 15
     assert len(store.fetch([f"w2-9-{i}" for i in range(15)])) == 15
+
+
+def test_one_store_shared_by_threads(make_store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = make_store(3)
+    batches = [random_states(np.random.default_rng(s), 10, 3) for s in range(12)]
+
+    def work(i: int) -> int:
+        store.add(batches[i], ids=[f"t{i}-{j}" for j in range(10)])
+        return len(store.query(batches[i][0], top_k=3))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, range(12))) == [3] * 12
+    assert store.count() == 120

@@ -13,10 +13,13 @@ compares this with usearch (HNSW and exact) and a plain NumPy scan.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,17 @@ def scan_error(length: int) -> float:
     """
     e = (length + 2) * _FLOAT32_EPS
     return 4 * e + 2 * e * e
+
+
+def _locked(method: Callable) -> Callable:
+    """Run a method under the backend's lock (one connection, used from several threads)."""
+
+    @functools.wraps(method)
+    def wrapper(self: EmbeddedBackend, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -84,10 +98,13 @@ class EmbeddedBackend:
         self._db = sqlite3.connect(
             self.path / DB_NAME, timeout=timeout, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA page_size=16384")  # takes effect on a new file only
+        # on a new file only: 64 KiB pages hold several rows of up to 11-qubit states (smaller
+        # pages leave half of each page empty once two rows no longer fit)
+        self._db.execute("PRAGMA page_size=65536")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
         self._spaces: dict[str, _Namespace] = {}
         self._seen_state = 0
         self._seen_removed = 0
@@ -97,15 +114,18 @@ class EmbeddedBackend:
 
     @property
     def dimension(self) -> int | None:
-        row = self._db.execute("SELECT value FROM info WHERE key = 'dimension'").fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM info WHERE key = 'dimension'").fetchone()
         return None if row is None else int(row[0])
 
+    @_locked
     def set_dimension(self, dim: int) -> int:
         """Record the amplitude count on first write; return the one in force."""
         with self._write():
             self._db.execute("INSERT OR IGNORE INTO info VALUES ('dimension', ?)", (str(dim),))
         return int(self.dimension)
 
+    @_locked
     def upsert(
         self, namespace: str, ids: list[str], amps: np.ndarray, metadata: list[dict[str, Any]]
     ) -> None:
@@ -125,6 +145,7 @@ class EmbeddedBackend:
                 "INSERT INTO states (namespace, id, amps, metadata) VALUES (?, ?, ?, ?)", rows
             )
 
+    @_locked
     def delete(self, namespace: str, ids: list[str] | None, flt: dict[str, Any] | None) -> int:
         """Delete by ids, by filter or (both ``None``) everything in a namespace."""
         if ids is None:
@@ -141,17 +162,20 @@ class EmbeddedBackend:
             self._db.executemany("DELETE FROM states WHERE namespace = ? AND id = ?", keys)
             return (self._db.total_changes - before) // 2
 
+    @_locked
     def has_namespace(self, namespace: str) -> bool:
         """Whether ``namespace`` holds states (from the synced in-memory copy)."""
         self.sync()
         space = self._spaces.get(namespace)
         return space is not None and bool(space.ids)
 
+    @_locked
     def namespace_counts(self) -> dict[str, int]:
         """Records per namespace, read from SQLite."""
         rows = self._db.execute("SELECT namespace, COUNT(*) FROM states GROUP BY namespace")
         return dict(rows.fetchall())
 
+    @_locked
     def fetch(self, namespace: str, ids: list[str]) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
         """Stored amplitudes and metadata of those ids that exist."""
         out = {}
@@ -166,6 +190,7 @@ class EmbeddedBackend:
                 out[i] = (np.frombuffer(blob, np.complex64).astype(np.complex128), json.loads(meta))
         return out
 
+    @_locked
     def query(
         self,
         namespace: str,
@@ -203,6 +228,7 @@ class EmbeddedBackend:
             out.append((space.ids[row], float(exact[j]), json.loads(space.raw_metadata[row])))
         return out
 
+    @_locked
     def sync(self) -> None:
         """Bring the in-memory copy up to date with SQLite (one read snapshot)."""
         self._db.execute("BEGIN")
@@ -257,6 +283,7 @@ class EmbeddedBackend:
             space.ids.extend(r[2] for r in items)
             space.raw_metadata.extend(r[4] for r in items)
 
+    @_locked
     def close(self) -> None:
         """Fold the write-ahead log into the database file and close the connection."""
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
