@@ -251,3 +251,22 @@ def test_thread_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     traced = TracedCircuit(_w1(4), {"weights": (2, 4, 3)}, 4, range(4))
     traced(x, [w]).sum().backward()
     assert torch.get_num_threads() == before
+
+
+def test_sampled_counts_are_multinomial() -> None:
+    """The bit-by-bit binomial split draws exactly ``shots`` per row with multinomial moments."""
+    from pennylane_qstore.engine.sampling import sample_counts
+
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.rand(3, 8, generator=gen, dtype=torch.float64)
+    probs[1, :4] = 0.0  # rows with impossible outcomes
+    probs /= probs.sum(1, keepdim=True)
+    shots = 500
+    draws = torch.stack([sample_counts(probs, shots, gen) for _ in range(4000)])
+    assert torch.all(draws.sum(-1) == shots)
+    assert torch.all(draws[:, 1, :4] == 0)
+    mean, var = shots * probs, shots * probs * (1 - probs)
+    sem = torch.sqrt(var / len(draws)) + 1e-12
+    assert torch.all((draws.mean(0) - mean).abs() <= 5 * sem + 1e-9)
+    ratio = draws.var(0)[probs > 0] / var[probs > 0]
+    assert torch.all((ratio > 0.85) & (ratio < 1.15))

@@ -89,26 +89,33 @@ def _rotate(psi: torch.Tensor, n: int, setting: dict) -> torch.Tensor:
     return state.reshape(psi.shape[0], -1)
 
 
+def sample_counts(probs: torch.Tensor, shots: int, generator: torch.Generator) -> torch.Tensor:
+    """``(rows, 2**n)`` counts of ``shots`` draws from each row of ``probs``, exactly
+    multinomially distributed: the shots are split bit by bit (most significant first) with one
+    vectorised binomial draw per level, ``n`` draws instead of ``rows * shots`` samples."""
+    rows, dim = probs.shape
+    counts = torch.full((rows, 1), float(shots), dtype=probs.dtype, device=probs.device)
+    for level in range(dim.bit_length() - 1):
+        node = probs.reshape(rows, 2**level, 2, -1).sum(-1)
+        total = node.sum(-1)
+        frac = torch.where(total > 0, node[..., 0] / total.clamp(min=1e-300), 0.0).clamp(0, 1)
+        left = torch.binomial(counts, frac, generator=generator)
+        counts = torch.stack([left, counts - left], -1).reshape(rows, -1)
+    return counts
+
+
 def sample_expectations(
     psi: torch.Tensor, plan: ShotPlan, n: int, shots: int, generator: torch.Generator
 ) -> torch.Tensor:
     """``(rows, n_measurements)`` sample means from final states ``psi`` (``(rows, 2**n)``)."""
-    rows, dim = psi.shape
+    dim = psi.shape[1]
     index = torch.arange(dim, device=psi.device)
     bits = ((index[:, None] >> (n - 1 - torch.arange(n, device=psi.device))) & 1).to(psi.real.dtype)
     signs = 1 - 2 * bits  # (dim, n): eigenvalue of Z on each wire for each basis state
-    counts = []
-    for setting in plan.settings:
-        probs = _rotate(psi, n, setting).abs() ** 2
-        probs = probs / probs.sum(1, keepdim=True)
-        draws = torch.multinomial(
-            probs,
-            shots,
-            replacement=True,
-            generator=generator,
-        )
-        c = torch.zeros(rows, dim, dtype=psi.real.dtype, device=psi.device)
-        counts.append(c.scatter_add_(1, draws, torch.ones_like(draws, dtype=c.dtype)))
+    counts = [
+        sample_counts(_rotate(psi, n, setting).abs() ** 2, shots, generator)
+        for setting in plan.settings
+    ]
     out = []
     for setting, wires in plan.members:
         eig = signs[:, list(wires)].prod(1) if wires else torch.ones(dim, dtype=signs.dtype)
