@@ -630,3 +630,28 @@ def test_job_ids_are_logged_at_debug(server: LocalIonQServer, caplog) -> None:
         qml.QNode(lambda: qml.expval(qml.Z(0)), dev)()
     job_id = dev.runs[-1].job_ids[0]
     assert any(job_id in r.getMessage() and r.levelname == "DEBUG" for r in caplog.records)
+
+
+def test_draw_at_device_level_shows_the_native_gates_sent(server: LocalIonQServer) -> None:
+    """qml.draw(level="device") showed H/CNOT, not the native gates sent to IonQ."""
+    from pennylane_qstore.ionq.native import circuit_json
+
+    dev = make(server, wires=3, shots=1000)
+
+    @qml.qnode(dev)
+    def circuit() -> object:
+        qml.H(0)
+        qml.CNOT([0, 1])
+        qml.SWAP([1, 2])  # absorbed by relabelling: wire 2 ends on the qubit wire 1 started on
+        return qml.expval(qml.Z(0) @ qml.Z(2)), qml.probs(wires=[1])
+
+    drawing = qml.draw(circuit, level="device")()
+    assert "MS" in drawing and "GPI2" in drawing and "SWAP" not in drawing and "H" not in drawing
+    (tape,), _ = qml.workflow.construct_batch(circuit, level="device")()
+    assert {op.name for op in tape.operations} <= {"GPI", "GPI2", "MS"}
+    correlation, probs = circuit()
+    assert correlation == 1.0 and np.allclose(probs, [1.0, 0.0])
+    assert (
+        server.job_payloads()[0]["input"]["circuit"]
+        == circuit_json(tape.operations, dev.wires)["circuit"]
+    )

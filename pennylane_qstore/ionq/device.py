@@ -40,9 +40,9 @@ from pennylane_qstore.ionq.backends import (
     backend as backend_facts,
 )
 from pennylane_qstore.ionq.client import IonQClient, job_payload
-from pennylane_qstore.ionq.compiler import compile_circuit
 from pennylane_qstore.ionq.errors import CostCapExceeded, DryRunComplete
 from pennylane_qstore.ionq.jobs import JobRunner, RunRecord, new_pool, run_coroutine
+from pennylane_qstore.ionq.native import circuit_json
 from pennylane_qstore.ionq.options import (
     check_max_circuits,
     check_metadata,
@@ -57,6 +57,7 @@ from pennylane_qstore.ionq.options import (
 )
 from pennylane_qstore.ionq.preprocess import (
     check_shot_limit,
+    compile_to_native,
     native_compiles,
     rotate_to_measurement_basis,
     sums_as_hermitian,
@@ -245,6 +246,9 @@ class IonQDevice(Device):
             device_wires=self.wires,
             name=self.name,
         )
+        if self.gateset == "native":
+            qubits = BACKEND_QUBITS[self.backend]
+            program.add_transform(compile_to_native, self.entangler, self.wires, qubits)
         return program
 
     # -- execution ---------------------------------------------------------------------------
@@ -292,20 +296,17 @@ class IonQDevice(Device):
             dry_run=self.dry_run,
         )
 
-    def _serialise(self, circuit: QuantumScript) -> tuple[list[dict[str, Any]], Wires, list[int]]:
-        """Return ``(IonQ gate list, wire order, physical qubit of each wire at the end)``."""
+    def _serialise(self, circuit: QuantumScript) -> tuple[list[dict[str, Any]], Wires]:
+        """Return ``(IonQ gate list, wire order)``: wire ``order[i]`` is qubit ``i``.
+
+        With ``gateset="native"`` preprocessing compiled the circuit (``compile_to_native``), so
+        its gates are sent as they are.
+        """
         order = Wires(self.wires if self.wires is not None else circuit.wires)
         if self.gateset == "qis":
             position = {wire: i for i, wire in enumerate(order)}
-            gates = tape_to_qis(circuit.operations, position.__getitem__)
-            return gates, order, list(range(len(order)))
-        native = compile_circuit(
-            circuit.operations,
-            self.entangler,
-            wires=order.tolist(),
-            max_qubits=BACKEND_QUBITS[self.backend],
-        )
-        return [gate.to_json() for gate in native.gates], order, list(native.output_qubits)
+            return tape_to_qis(circuit.operations, position.__getitem__), order
+        return circuit_json(circuit.operations, order)["circuit"], order
 
     def _plan(self, circuits: list[QuantumScript]) -> list[tuple[list[int], int, int]]:
         """Group circuits by (qubits, shots) and chunk: ``[(indices, qubits, shots), ...]``."""
@@ -341,7 +342,7 @@ class IonQDevice(Device):
         ]
 
     async def _run(self, circuits: list[QuantumScript], runner: JobRunner) -> list[Any]:
-        # compiling is CPU work: keep it off the event loop so other tasks keep running
+        # serialising is CPU work: keep it off the event loop so other tasks keep running
         specs = await runner.call(lambda: [self._serialise(c) for c in circuits])
         plan = self._plan(circuits)
         estimate = sum(
@@ -384,11 +385,10 @@ class IonQDevice(Device):
             children = job.get("child_job_ids") or []
             per_circuit = [probabilities[c] for c in children] if children else [probabilities]
             for index, probs in zip(indices, per_circuit, strict=True):
-                _, order, output_qubits = specs[index]
+                _, order = specs[index]
                 states, counts = counts_from_probabilities(probs, shots, self._rng, exact)
-                results[index] = measure(
-                    circuits[index], states, counts, output_qubits, order, self._rng
-                )
+                qubits = range(len(order))
+                results[index] = measure(circuits[index], states, counts, qubits, order, self._rng)
         return results
 
     def _noise_seed(self) -> int | None:

@@ -8,8 +8,10 @@ import pennylane as qml
 from pennylane.exceptions import DeviceError
 from pennylane.tape import QuantumScript
 from pennylane.transforms.core import transform
+from pennylane.wires import Wires
 
 from pennylane_qstore.ionq.backends import MAX_SHOTS
+from pennylane_qstore.ionq.compiler import compile_circuit
 from pennylane_qstore.ionq.ops import MS, ZZ
 
 
@@ -55,3 +57,24 @@ def native_compiles(op: qml.operation.Operator) -> bool:
     if len(op.wires) == 1:
         return op.has_matrix
     return isinstance(op, qml.ops.op_math.Controlled) and len(op.wires) == 2 and op.base.has_matrix
+
+
+@transform
+def compile_to_native(
+    tape: QuantumScript, entangler: str, wires: Wires | None, max_qubits: int
+) -> tuple[Sequence[QuantumScript], Callable]:
+    """Replace the operations by the native gates sent to IonQ (``qml.draw(level="device")``
+    then shows them).
+
+    The compiler absorbs SWAPs by relabelling: wire ``order[i]`` ends on physical qubit
+    ``output_qubits[i]``. Every qubit starts in ``|0>``, so naming each physical qubit after the
+    wire that ends on it keeps the measurements as they are.
+    """
+    order = Wires(wires if wires is not None else tape.wires)
+    native = compile_circuit(
+        tape.operations, entangler, wires=order.tolist(), max_qubits=max_qubits
+    )
+    ends_as = {qubit: order[i] for i, qubit in enumerate(native.output_qubits)}
+    labels = [ends_as[qubit] for qubit in range(len(order))]
+    operations = [gate.to_operation(labels) for gate in native.gates]
+    return (tape.copy(operations=operations),), lambda results: results[0]
