@@ -32,6 +32,8 @@ from pennylane_qstore.store.states import fidelities
 logger = logging.getLogger(__name__)
 
 DB_NAME = "states.sqlite3"
+SYNC_CHUNK = 4096
+"""Rows read per step when the in-memory copy catches up."""
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -231,32 +233,37 @@ class EmbeddedBackend:
     @_locked
     def sync(self) -> None:
         """Bring the in-memory copy up to date with SQLite (one read snapshot)."""
+        t0 = time.perf_counter()
         self._db.execute("BEGIN")
         try:
             gone = self._db.execute(
                 "SELECT seq, row FROM removed WHERE seq > ?", (self._seen_removed,)
             ).fetchall()
-            new = self._db.execute(
+            if gone:
+                self._seen_removed = gone[-1][0]
+                self._drop({row for _, row in gone})
+            cursor = self._db.execute(
                 "SELECT seq, namespace, id, amps, metadata FROM states WHERE seq > ? ORDER BY seq",
                 (self._seen_state,),
-            ).fetchall()
+            )
+            added: dict[str, list[np.ndarray]] = {}
+            count = 0
+            while rows := cursor.fetchmany(SYNC_CHUNK):  # chunks: no full copy of the blobs
+                self._seen_state = rows[-1][0]
+                count += len(rows)
+                self._append(rows, added)
         finally:
             self._db.execute("COMMIT")
-        if not gone and not new:
-            return
-        t0 = time.perf_counter()
-        if gone:
-            self._seen_removed = gone[-1][0]
-            self._drop({row for _, row in gone})
-        if new:
-            self._seen_state = new[-1][0]
-            self._append(new)
-        logger.debug(
-            "synced %d new, %d removed rows in %.3f s",
-            len(new),
-            len(gone),
-            time.perf_counter() - t0,
-        )
+        for name, parts in added.items():
+            space = self._spaces[name]
+            space.amps = np.concatenate(([space.amps] if space.amps is not None else []) + parts)
+        if gone or count:
+            logger.debug(
+                "synced %d new, %d removed rows in %.3f s",
+                count,
+                len(gone),
+                time.perf_counter() - t0,
+            )
 
     def _drop(self, removed: set[int]) -> None:
         for space in self._spaces.values():
@@ -269,16 +276,17 @@ class EmbeddedBackend:
             space._parsed = None
             space.amps = space.amps[keep] if space.amps is not None else None
 
-    def _append(self, rows: list[tuple]) -> None:
+    def _append(self, rows: list[tuple], added: dict[str, list[np.ndarray]]) -> None:
+        """Add rows' ids and metadata; their amplitudes go to ``added`` (joined by ``sync``)."""
         by_space: dict[str, list[tuple]] = {}
         for row in rows:
             by_space.setdefault(row[1], []).append(row)
         for name, items in by_space.items():
             space = self._spaces.setdefault(name, _Namespace())
-            amps = np.frombuffer(b"".join(r[3] for r in items), np.complex64).reshape(
-                len(items), -1
+            blob = b"".join(r[3] for r in items)
+            added.setdefault(name, []).append(
+                np.frombuffer(blob, np.complex64).reshape(len(items), -1)
             )
-            space.amps = amps.copy() if space.amps is None else np.concatenate([space.amps, amps])
             space.seqs = np.concatenate([space.seqs, np.array([r[0] for r in items], np.int64)])
             space.ids.extend(r[2] for r in items)
             space.raw_metadata.extend(r[4] for r in items)
