@@ -305,7 +305,7 @@ def _make_qsim(wires: Wires | None, seed: int | None) -> Device:
 register_target(
     "default.qubit",
     _pennylane_device("default.qubit"),
-    derivatives=("adjoint", "backprop"),
+    derivatives=DERIVATIVE_METHODS,
     description="PennyLane's NumPy simulator; broadcasting and backprop",
 )
 register_target(
