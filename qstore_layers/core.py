@@ -13,6 +13,10 @@ Execution happens in two stages so that device work can run concurrently safely:
 2. Each chunk's tapes are executed (and later differentiated) through ``qml.execute``, in worker
    threads when ``async_execution`` is on. Gradients with respect to the gate parameters are then
    chained back through the classical map.
+
+The module is ~500 lines because :class:`BatchExecutor` is deliberately the one place where a
+batch's execution path (engine or device, and the gradient method per circuit) is chosen;
+validation, options and the device-Jacobian shortcut live in their own modules.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from qstore_layers.async_exec import (
     runs_outside_lock,
     thread_pool,
 )
+from qstore_layers.device_jacobian import device_jacobian, flatten_result
 from qstore_layers.options import EXACT_METHODS, GRADIENT_METHODS, LayerOptions
 from qstore_layers.validation import (
     resolve_gradient_method,
@@ -461,7 +466,7 @@ class BatchExecutor:
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
         """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
         if with_vjp and chunk.method == "adjoint" and chunk.params.size:
-            fast = self._run_device_jacobian(chunk)
+            fast = device_jacobian(self._device(), chunk)
             if fast is not None:
                 return fast
 
@@ -483,7 +488,7 @@ class BatchExecutor:
                 gradient_kwargs=self._gradient_kwargs(),
             )
             return anp.concatenate(
-                [_flatten_result(r, t) for r, t in zip(results, tapes, strict=True)], axis=0
+                [flatten_result(r, t) for r, t in zip(results, tapes, strict=True)], axis=0
             )
 
         if not with_vjp or chunk.params.size == 0:
@@ -493,75 +498,9 @@ class BatchExecutor:
         vjp_fn, out = autograd.make_vjp(quantum)(chunk.params)
         return np.asarray(out, dtype=np.float64), vjp_fn
 
-    def _run_device_jacobian(
-        self, chunk: _Chunk
-    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
-        """Adjoint without autograd in the quantum stage, when the circuit allows it.
-
-        Applies when device preprocessing keeps every gate parameter as it is (no
-        decomposition of parametrized gates), every measurement is an expectation value and
-        every differentiable parameter is a scalar or broadcast over the rows. The device's
-        Jacobians are then contracted with the cotangent directly. Returns ``None`` otherwise,
-        and the generic path (PennyLane's autograd interface) is used.
-        """
-        positions: list[list[np.ndarray]] = []  # per expanded tape: flat index of each column
-        expanded: list[qml.tape.QuantumScript] = []
-        offset = 0
-        for tape, idx, shapes in zip(chunk.tapes, chunk.trainable, chunk.shapes, strict=True):
-            rows = tape.batch_size or 1
-            if any(shape not in ((), (rows,)) for shape in shapes):
-                return None
-            parts = qml.transforms.broadcast_expand(tape)[0] if tape.batch_size else [tape]
-            starts = offset + np.cumsum([0, *(int(np.prod(sh)) for sh in shapes[:-1])])
-            broadcast = np.array([shape != () for shape in shapes], dtype=bool)
-            for row, part in enumerate(parts):
-                part.trainable_params = list(idx)
-                expanded.append(part)
-                positions.append(starts + broadcast * row)
-            offset += sum(int(np.prod(sh)) for sh in shapes)
-        device = self._device()
-        config = device.setup_execution_config(ExecutionConfig(gradient_method="adjoint"))
-        processed, postprocess = device.preprocess_transforms(config)(expanded)
-        if len(processed) != len(expanded):
-            return None
-        for new, old in zip(processed, expanded, strict=True):
-            if not all(isinstance(m, qml.measurements.ExpectationMP) for m in new.measurements):
-                return None
-            new_params = new.get_parameters(trainable_only=False)
-            old_params = old.get_parameters(trainable_only=False)
-            if len(new_params) != len(old_params) or new.trainable_params != old.trainable_params:
-                return None
-            if not all(np.array_equal(a, b) for a, b in zip(new_params, old_params, strict=True)):
-                return None
-        results, jacobians = device.execute_and_compute_derivatives(tuple(processed), config)
-        results = postprocess(results)
-        out = np.concatenate(
-            [_flatten_result(r, t) for r, t in zip(results, expanded, strict=True)], axis=0
-        ).astype(np.float64)
-        jac = [
-            np.asarray(j, dtype=np.float64).reshape(len(t.measurements), len(t.trainable_params))
-            for j, t in zip(jacobians, expanded, strict=True)
-        ]
-        size = chunk.params.size
-
-        def vjp(dy: np.ndarray) -> np.ndarray:
-            d_params = np.zeros(size)
-            for row, (j, pos) in enumerate(zip(jac, positions, strict=True)):
-                np.add.at(d_params, pos, dy[row] @ j)
-            return d_params
-
-        return out, vjp
-
 
 def _locked_call(job: tuple[Callable[[Any], Any], Any]) -> Any:
     """Call ``job[0](job[1])`` holding :data:`PENNYLANE_LOCK` (used for chunk VJPs)."""
     fn, arg = job
     with PENNYLANE_LOCK:
         return fn(arg)
-
-
-def _flatten_result(result: Any, tape: qml.tape.QuantumScript) -> Any:
-    """Turn one tape's result into rows ``(batch, n_outputs)``: measurements concatenated."""
-    batch = tape.batch_size or 1
-    parts = result if len(tape.measurements) > 1 else (result,)
-    return anp.concatenate([anp.reshape(part, (batch, -1)) for part in parts], axis=1)
