@@ -6,6 +6,8 @@ default ansatz. Gradients come from :class:`~qstore_layers.core.BatchExecutor` t
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +30,37 @@ from qstore_layers.validation import validate_inputs, validate_weight_shapes
 __all__ = ["QuantumDense", "QuantumLayer"]
 
 
+class _PendingVJPs:
+    """VJPs of forward passes run with ``training=True``, kept until their backward pass.
+
+    A token (returned by the forward op) finds them again, so the backward pass does not run
+    the batch a second time. Bounded: a forward whose gradient is never asked for is dropped
+    after :attr:`SIZE` newer ones, and a backward that finds no entry recomputes.
+    """
+
+    SIZE = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._entries: OrderedDict[int, Any] = OrderedDict()
+
+    def put(self, vjp: Any) -> int:
+        with self._lock:
+            self._next += 1
+            self._entries[self._next] = vjp
+            while len(self._entries) > self.SIZE:
+                self._entries.popitem(last=False)
+            return self._next
+
+    def pop(self, token: int) -> Any:
+        with self._lock:
+            return self._entries.pop(int(token), None)
+
+
+_PENDING = _PendingVJPs()
+
+
 def _quantum_call(
     executor: BatchExecutor,
     inputs: tf.Tensor,
@@ -35,14 +68,16 @@ def _quantum_call(
     n_outputs: int,
     *,
     input_grad: bool = True,
+    training: bool = False,
 ) -> tf.Tensor:
     """Run ``executor`` on ``inputs`` as a differentiable TensorFlow op (eager or graph).
 
     With ``input_grad=False`` no gradient flows to ``inputs`` (weights still get theirs).
 
-    The backward pass re-executes the batch with a VJP instead of keeping Python state between
-    the passes, so the op is safe in ``tf.function``, ``tf.distribute`` replicas and
-    ``model.predict`` (which never asks for gradients).
+    With ``training=True`` the forward pass keeps its VJP for the backward pass (no second
+    execution; shots and SPSA directions of the forward pass are the ones differentiated);
+    otherwise (``predict``, evaluation) no VJP is prepared and a backward pass, if any,
+    re-executes the batch. Both are safe in ``tf.function`` and ``tf.distribute`` replicas.
     """
     names = executor.weight_names
     out_dtype = inputs.dtype if inputs.dtype.is_floating else tf.float32
@@ -55,31 +90,50 @@ def _quantum_call(
         result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=False)
         return result.outputs
 
-    def backward_np(x: np.ndarray, dy: np.ndarray, *w: np.ndarray) -> list[np.ndarray]:
+    def backward_np(
+        token: np.ndarray, x: np.ndarray, dy: np.ndarray, *w: np.ndarray
+    ) -> list[np.ndarray]:
         x2d, _ = validate_inputs(x)
         if x2d.shape[0] == 0:
             return [np.zeros(x.shape), *(np.zeros(a.shape) for a in w)]
-        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True)
-        d_x, d_w = result.vjp(dy.reshape(result.outputs.shape))
+        vjp = _PENDING.pop(token)
+        if vjp is None:
+            vjp = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True).vjp
+        d_x, d_w = vjp(dy.reshape(len(x2d), n_outputs))
         return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
 
-    def checked_forward(x: np.ndarray, *w: np.ndarray) -> np.ndarray:
-        out = forward_np(x, *w)
+    def checked_forward(x: np.ndarray, *w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        token = 0
+        if training:
+            x2d, _ = validate_inputs(x)
+            if x2d.shape[0] == 0:
+                out = np.zeros((0, n_outputs))
+            else:
+                result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True)
+                out = result.outputs
+                if out.shape[1] == n_outputs:
+                    token = _PENDING.put(result.vjp)
+        else:
+            out = forward_np(x, *w)
         if out.shape[1] != n_outputs:
             raise ValueError(
                 f"The QNode returns {out.shape[1]} values per sample but the layer was built with "
                 f"output_dim={n_outputs}; pass output_dim={out.shape[1]}."
             )
-        return out
+        return out, np.int64(token)
 
     @tf.custom_gradient
     def op(x: tf.Tensor, *w: tf.Tensor) -> Any:
-        out = tf.numpy_function(checked_forward, [x, *w], tf.float64, stateful=True)
+        out, token = tf.numpy_function(
+            checked_forward, [x, *w], [tf.float64, tf.int64], stateful=True
+        )
         out = tf.reshape(out, [n_outputs] if unbatched else [-1, n_outputs])
 
         def grad(dy: tf.Tensor) -> list[tf.Tensor]:
             grads = tf.numpy_function(
-                backward_np, [x, tf.cast(dy, tf.float64), *w], [tf.float64] * (1 + len(w))
+                backward_np,
+                [token, x, tf.cast(dy, tf.float64), *w],
+                [tf.float64] * (1 + len(w)),
             )
             out = [
                 tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
@@ -212,14 +266,19 @@ class QuantumDense(_QuantumBase):
             else None
         )
 
-    def call(self, inputs: Any) -> tf.Tensor:
-        """Run the circuit on ``inputs`` of shape ``(batch, features)``."""
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        """Run the circuit on ``inputs`` of shape ``(*, features)``."""
         input_grad = self.encoding != "amplitude" or self.executor.gradient_method == "backprop"
         out = _leading_dims_call(
             inputs,
             self.units,
             lambda x: _quantum_call(
-                self.executor, x, [self.kernel.value], self.units, input_grad=input_grad
+                self.executor,
+                x,
+                [self.kernel.value],
+                self.units,
+                input_grad=input_grad,
+                training=bool(training),
             ),
         )
         if self.bias is not None:
@@ -324,13 +383,17 @@ class QuantumLayer(_QuantumBase):
             for name, shape in self.weight_shapes.items()
         ]
 
-    def call(self, inputs: Any) -> tf.Tensor:
-        """Run the QNode on ``inputs`` of shape ``(batch, features)``."""
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        """Run the QNode on ``inputs`` of shape ``(*, features)``."""
         out = _leading_dims_call(
             inputs,
             self.output_dim,
             lambda x: _quantum_call(
-                self.executor, x, [w.value for w in self.qweights], self.output_dim
+                self.executor,
+                x,
+                [w.value for w in self.qweights],
+                self.output_dim,
+                training=bool(training),
             ),
         )
         return self.activation(out) if self.activation is not None else out

@@ -245,3 +245,19 @@ def test_keras_shapes_dtypes_jit_and_output_dim_errors() -> None:
         assert dense.kernel.dtype == "float64"
     finally:
         keras.config.set_dtype_policy(policy)
+
+
+def test_training_step_executes_the_batch_once() -> None:
+    """training=True keeps the forward pass's VJP: one engine batch per step, same gradient."""
+    qnode = qml.QNode(_piecewise, qml.device("default.qubit", wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, output_dim=2)
+    x = tf.constant([[0.3, 0.1], [2.0, 0.7]], tf.float32)
+    grads, batches = [], []
+    for training in (True, None):
+        with qml.Tracker(qnode.device) as tracker:
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(layer(x, training=training) ** 2)
+            grads.append(tape.gradient(loss, layer.qweights[0]).numpy())
+        batches.append(tracker.totals["batches"])
+    assert batches == [1, 2]
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-6)
