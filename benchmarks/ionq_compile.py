@@ -170,11 +170,11 @@ def exact(native, tape) -> bool:
     return bool(np.max(np.abs(native.matrix() - source)) < 1e-9)
 
 
-def shifted_copies(ops: list) -> list[list]:
+def shifted_copies(ops: list, limit: int | None = WARM_SHIFTS // 2) -> list[list]:
     """Return copies of ``ops`` with one parameter shifted by ±π/2 (a parameter-shift batch)."""
     slots = [(i, k) for i, op in enumerate(ops) for k in range(len(op.data))]
     copies = []
-    for i, k in slots[: WARM_SHIFTS // 2]:
+    for i, k in slots[:limit]:
         for shift in (np.pi / 2, -np.pi / 2):
             data = list(ops[i].data)
             data[k] = float(data[k]) + shift
@@ -208,6 +208,41 @@ def ours(ops: list, entangler: str, warm: bool) -> dict:
             exact(n, qml.tape.QuantumScript(c)) for n, c in zip(natives, copies, strict=True)
         )
     return result
+
+
+def batch_timing(size: int) -> None:
+    """Time ``size`` parameter-shift circuits of hea6 through one StructureCache, template included."""
+    ops = flatten(SUITE["hea6"]())
+    rng = np.random.default_rng(1)
+    copies = []
+    while len(copies) < size:
+        base = [
+            qml.ops.functions.bind_new_parameters(op, [p + rng.normal(0, 0.1) for p in op.data])
+            if op.data
+            else op
+            for op in ops
+        ]
+        copies += [base, *shifted_copies(base, limit=None)]
+    copies = copies[:size]
+    for entangler in ("ms", "zz"):
+        cache = StructureCache()
+        start = time.perf_counter()
+        cache.compile(copies[0], entangler)
+        build = time.perf_counter() - start
+        for copy in copies[1:]:
+            cache.compile(copy, entangler)
+        total = time.perf_counter() - start
+        warm = (total - build) / (size - 1)
+        start = time.perf_counter()
+        for copy in copies[:20]:
+            compile_circuit(copy, entangler)
+        fresh = (time.perf_counter() - start) / 20
+        print(
+            f"hea6 {entangler}: {size} circuits in {total:.2f} s through StructureCache "
+            f"({total / size * 1e3:.2f} ms per circuit: template {build:.2f} s once, then "
+            f"{warm * 1e3:.2f} ms per circuit; {cache.hits} hits); "
+            f"fresh compile {fresh * 1e3:.1f} ms per circuit"
+        )
 
 
 # ---------------------------------------------------------------- TKET
@@ -295,7 +330,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="circuit names to run (default: all)")
     parser.add_argument("--no-warm", action="store_true", help="skip the structure-cache timing")
     parser.add_argument("--tket-python", default="/work/bench-envs/tket/bin/python")
+    parser.add_argument(
+        "--batch", type=int, help="only time a parameter-shift batch of this size (hea6)"
+    )
     args = parser.parse_args()
+    if args.batch:
+        batch_timing(args.batch)
+        return
     warnings.filterwarnings("ignore")  # qiskit-ionq warns about level 3 and offline qubit counts
     circuits = {
         name: flatten(build())

@@ -145,9 +145,9 @@ def compile_operations(
     index = {w: i for i, w in enumerate((*labels, *frame_wires))}
     builder = CircuitBuilder(len(index), merge="cancel" in passes, frame_qubits=len(frame_wires))
     lower(operations, index, builder)
-    gates, frames, phase = emit(builder, entangler)
     if "resynthesise" in passes:
-        builder, gates, frames, phase = _resynthesised(builder, entangler, (gates, frames, phase))
+        builder = _resynthesised(builder)
+    gates, frames, phase = emit(builder, entangler)
     return NativeCircuit(
         gates=tuple(gates),
         wires=labels,
@@ -158,20 +158,17 @@ def compile_operations(
     )
 
 
-def _resynthesised(builder: CircuitBuilder, entangler: str, emitted: tuple) -> tuple:
-    """Run block resynthesis; keep it only with fewer two-qubit gates, then fewer natives."""
+def _resynthesised(builder: CircuitBuilder) -> CircuitBuilder:
+    """Run block resynthesis; keep it only if it leaves fewer two-qubit interactions."""
     frame_qubits = builder.num_qubits - builder.real_qubits
     fresh = CircuitBuilder(builder.num_qubits, merge=builder.merge, frame_qubits=frame_qubits)
     replay(resynthesise_blocks(program(builder), builder.real_qubits), fresh)
     fresh.position = list(builder.position)
-    candidate = emit(fresh, entangler)
 
-    def cost(gates: list) -> tuple[int, int]:
-        return sum(len(g.qubits) == 2 for g in gates), len(gates)
+    def interactions(b: CircuitBuilder) -> int:
+        return sum(core.alive and max(core.wires) < b.real_qubits for core in b.cores)
 
-    if cost(candidate[0]) < cost(emitted[0]):
-        return (fresh, *candidate)
-    return (builder, *emitted)
+    return fresh if interactions(fresh) < interactions(builder) else builder
 
 
 def pass_report(

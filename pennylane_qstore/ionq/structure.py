@@ -150,10 +150,32 @@ def _array(value) -> np.ndarray:
     return np.asarray(qml.math.unwrap(value))
 
 
+_PLAIN_TYPES = frozenset(_PLAIN)
+_SCALARS = frozenset({float, np.float64})
+
+
+def _real_scalars(data: Sequence) -> list[float] | None:
+    """Return ``data`` as floats if every entry is a real scalar, else ``None``."""
+    out = []
+    for d in data:
+        if type(d) not in _SCALARS:
+            d = _array(d)
+            if d.ndim or d.dtype.kind != "f":
+                return None
+        out.append(float(d))
+    return out
+
+
 def _flat_parameters(operations: Sequence[Operator]) -> tuple[np.ndarray, list]:
     """Return the real parameters (flattened) and, per operation, its structural key."""
     values, key = [], []
     for op in operations:
+        cls = type(op)
+        scalars = _real_scalars(op.data) if cls in _PLAIN_TYPES else None
+        if scalars is not None:  # the common case; anything else takes the long way
+            values.extend(scalars)
+            key.append((cls, op.wires, len(scalars)))
+            continue
         data = [_array(d) for d in op.data]
         variable = not isinstance(op, _NONLINEAR) and all(d.dtype.kind == "f" for d in data)
         fixed = () if variable else tuple(d.tobytes() for d in data)
@@ -245,9 +267,7 @@ class StructureCache:
         operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
         values, key = _flat_parameters(operations)
         labels = tuple(
-            qml.wires.Wires.all_wires([op.wires for op in operations]).tolist()
-            if wires is None
-            else wires
+            dict.fromkeys(w for op in operations for w in op.wires) if wires is None else wires
         )
         full_key = (entangler, labels, passes, tuple(key))
         if full_key not in self._templates:
