@@ -118,6 +118,8 @@ def test_structures_are_told_apart_and_checked():
     assert not np.allclose(one.matrix(), two.matrix())
     with pytest.raises(ValueError, match="target has only 1"):
         cache.compile([qml.RX(0.5, 0), qml.CNOT([0, 1])], "ms", max_qubits=1)
+    with pytest.raises(ValueError, match="non-finite"):
+        cache.compile([qml.RX(float("nan"), 0), qml.CNOT([0, 1])], "ms")
     with pytest.raises(ValueError, match="entangler must be"):
         cache.compile([qml.RX(0.5, 0)], "xx")
 

@@ -282,8 +282,9 @@ class StructureCache:
                 return fresh
         else:
             template = self._templates[full_key]
-        native = None if template is None else _substitute(template, values, labels, entangler)
-        if native is None:
+        usable = template is not None and np.all(np.isfinite(values))
+        native = _substitute(template, values, labels, entangler) if usable else None
+        if native is None:  # a fresh compile (which also names a non-finite parameter)
             return compile_circuit(operations, entangler, labels, max_qubits, passes)
         if max_qubits is not None and len(labels) > max_qubits:
             return compile_circuit(operations, entangler, labels, max_qubits, passes)  # raises
