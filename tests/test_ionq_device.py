@@ -655,3 +655,18 @@ def test_draw_at_device_level_shows_the_native_gates_sent(server: LocalIonQServe
         server.job_payloads()[0]["input"]["circuit"]
         == circuit_json(tape.operations, dev.wires)["circuit"]
     )
+
+
+def test_custom_sample_measurements_are_accepted(server: LocalIonQServer) -> None:
+    """PennyLane's device suite runs custom SampleMeasurement subclasses (not in ionq.toml)."""
+    from pennylane.measurements import SampleMeasurement
+
+    class Ones(SampleMeasurement):
+        def process_samples(self, samples, wire_order, shot_range=None, bin_size=None):
+            return int(np.sum(samples[:, wire_order.index(self.wires[0])]))
+
+        def process_counts(self, counts, wire_order):
+            return None
+
+    dev = make(server, wires=1, shots=50)
+    assert qml.QNode(lambda: (qml.X(0), Ones(wires=[0]))[1], dev)() == 50
