@@ -74,6 +74,7 @@ class _Namespace:
     seqs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ids: list[str] = field(default_factory=list)
     raw_metadata: list[str] = field(default_factory=list)
+    new_seqs: list[int] = field(default_factory=list)
     amps: np.ndarray | None = None
     _parsed: list[dict[str, Any]] | None = None
 
@@ -242,21 +243,9 @@ class EmbeddedBackend:
             if gone:
                 self._seen_removed = gone[-1][0]
                 self._drop({row for _, row in gone})
-            cursor = self._db.execute(
-                "SELECT seq, namespace, id, amps, metadata FROM states WHERE seq > ? ORDER BY seq",
-                (self._seen_state,),
-            )
-            added: dict[str, list[np.ndarray]] = {}
-            count = 0
-            while rows := cursor.fetchmany(SYNC_CHUNK):  # chunks: no full copy of the blobs
-                self._seen_state = rows[-1][0]
-                count += len(rows)
-                self._append(rows, added)
+            count = self._load_new()
         finally:
             self._db.execute("COMMIT")
-        for name, parts in added.items():
-            space = self._spaces[name]
-            space.amps = np.concatenate(([space.amps] if space.amps is not None else []) + parts)
         if gone or count:
             logger.debug(
                 "synced %d new, %d removed rows in %.3f s",
@@ -264,6 +253,42 @@ class EmbeddedBackend:
                 len(gone),
                 time.perf_counter() - t0,
             )
+
+    def _load_new(self) -> int:
+        """Append rows newer than the last seen into preallocated arrays, in chunks."""
+        counts = self._db.execute(
+            "SELECT namespace, COUNT(*) FROM states WHERE seq > ? GROUP BY namespace",
+            (self._seen_state,),
+        ).fetchall()
+        if not counts:
+            return 0
+        dim = self.dimension
+        fill: dict[str, int] = {}
+        for name, n in counts:
+            space = self._spaces.setdefault(name, _Namespace())
+            old = 0 if space.amps is None else len(space.amps)
+            grown = np.empty((old + n, dim), np.complex64)  # one copy, not one per chunk
+            if old:
+                grown[:old] = space.amps
+            space.amps, fill[name] = grown, old
+        cursor = self._db.execute(
+            "SELECT seq, namespace, id, amps, metadata FROM states WHERE seq > ? ORDER BY seq",
+            (self._seen_state,),
+        )
+        while rows := cursor.fetchmany(SYNC_CHUNK):
+            self._seen_state = rows[-1][0]
+            for seq, name, vid, blob, meta in rows:
+                space = self._spaces[name]
+                space.amps[fill[name]] = np.frombuffer(blob, np.complex64)
+                fill[name] += 1
+                space.new_seqs.append(seq)
+                space.ids.append(vid)
+                space.raw_metadata.append(meta)
+        for space in self._spaces.values():
+            if space.new_seqs:
+                space.seqs = np.concatenate([space.seqs, np.array(space.new_seqs, np.int64)])
+                space.new_seqs = []
+        return sum(n for _, n in counts)
 
     def _drop(self, removed: set[int]) -> None:
         for space in self._spaces.values():
@@ -275,21 +300,6 @@ class EmbeddedBackend:
             space.raw_metadata = [m for m, k in zip(space.raw_metadata, keep, strict=True) if k]
             space._parsed = None
             space.amps = space.amps[keep] if space.amps is not None else None
-
-    def _append(self, rows: list[tuple], added: dict[str, list[np.ndarray]]) -> None:
-        """Add rows' ids and metadata; their amplitudes go to ``added`` (joined by ``sync``)."""
-        by_space: dict[str, list[tuple]] = {}
-        for row in rows:
-            by_space.setdefault(row[1], []).append(row)
-        for name, items in by_space.items():
-            space = self._spaces.setdefault(name, _Namespace())
-            blob = b"".join(r[3] for r in items)
-            added.setdefault(name, []).append(
-                np.frombuffer(blob, np.complex64).reshape(len(items), -1)
-            )
-            space.seqs = np.concatenate([space.seqs, np.array([r[0] for r in items], np.int64)])
-            space.ids.extend(r[2] for r in items)
-            space.raw_metadata.extend(r[4] for r in items)
 
     @_locked
     def close(self) -> None:
