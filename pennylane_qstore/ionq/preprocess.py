@@ -45,7 +45,11 @@ def sums_as_hermitian(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Cal
 
 @transform
 def rotate_to_measurement_basis(tape: QuantumScript) -> tuple[Sequence[QuantumScript], Callable]:
-    """Append the measurements' diagonalizing gates so every measurement reads Z-basis samples."""
+    """Append the measurements' diagonalizing gates so every measurement reads Z-basis samples.
+
+    Not PennyLane's ``diagonalize_measurements``: that one leaves ``Hermitian`` and
+    ``Projector`` observables undiagonalised (the device would then read them in the Z basis).
+    """
     rotated = tape.copy(operations=[*tape.operations, *tape.diagonalizing_gates])
     return (rotated,), lambda results: results[0]
 
