@@ -154,6 +154,16 @@ _PLAIN_TYPES = frozenset(_PLAIN)
 _SCALARS = frozenset({float, np.float64})
 
 
+_CONTROLLED = frozenset({qml.CNOT, qml.CZ, qml.CRX, qml.CRY, qml.CRZ, qml.ControlledPhaseShift})
+
+
+def _wire_key(op: Operator):
+    """Return the wires of ``op`` as a key, quickly (``Controlled.wires`` is rebuilt per call)."""
+    if type(op) in _CONTROLLED:
+        return op.hyperparameters["control_wires"].labels, op._wires.labels
+    return op.wires
+
+
 def _real_scalars(data: Sequence) -> list[float] | None:
     """Return ``data`` as floats if every entry is a real scalar, else ``None``."""
     out = []
@@ -174,7 +184,7 @@ def _flat_parameters(operations: Sequence[Operator]) -> tuple[np.ndarray, list]:
         scalars = _real_scalars(op.data) if cls in _PLAIN_TYPES else None
         if scalars is not None:  # the common case; anything else takes the long way
             values.extend(scalars)
-            key.append((cls, op.wires, len(scalars)))
+            key.append((cls, _wire_key(op), len(scalars)))
             continue
         data = [_array(d) for d in op.data]
         variable = not isinstance(op, _NONLINEAR) and all(d.dtype.kind == "f" for d in data)
@@ -244,7 +254,7 @@ class StructureCache:
 
     def __init__(self, max_structures: int = 64) -> None:
         self.max_structures = max_structures
-        self._templates: dict[tuple, _Template | None] = {}
+        self._templates: dict[tuple, tuple[tuple, _Template | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -266,22 +276,23 @@ class StructureCache:
         passes = _check_passes(passes)
         operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
         values, key = _flat_parameters(operations)
-        labels = tuple(
-            dict.fromkeys(w for op in operations for w in op.wires) if wires is None else wires
-        )
-        full_key = (entangler, labels, passes, tuple(key))
-        if full_key not in self._templates:
+        full_key = (entangler, None if wires is None else tuple(wires), passes, tuple(key))
+        entry = self._templates.get(full_key)
+        if entry is None:  # the wires of the operations are part of the key: labels are too
             self.misses += 1
+            labels = tuple(
+                dict.fromkeys(w for op in operations for w in op.wires) if wires is None else wires
+            )
             fresh = compile_circuit(operations, entangler, labels, max_qubits, passes)
             template = self._build(operations, values, entangler, labels, passes)
             if template is not None and _two_qubit(template.skeleton) > _two_qubit(fresh.gates):
                 logger.debug("structure not cached: its template has more two-qubit gates")
                 template = None
-            self._store(full_key, template)
+            self._store(full_key, (labels, template))
             if template is None:
                 return fresh
         else:
-            template = self._templates[full_key]
+            labels, template = entry
         usable = template is not None and np.all(np.isfinite(values))
         native = _substitute(template, values, labels, entangler) if usable else None
         if native is None:  # a fresh compile (which also names a non-finite parameter)
@@ -291,10 +302,10 @@ class StructureCache:
         self.hits += 1
         return native
 
-    def _store(self, key: tuple, template: _Template | None) -> None:
+    def _store(self, key: tuple, entry: tuple[tuple, _Template | None]) -> None:
         if len(self._templates) >= self.max_structures:
             self._templates.pop(next(iter(self._templates)))
-        self._templates[key] = template
+        self._templates[key] = entry
 
     def _build(self, operations, values, entangler, labels, passes) -> _Template | None:
         """Return the template of a structure, or ``None`` when it cannot be substituted."""
