@@ -256,12 +256,13 @@ class EmbeddedBackend:
 
     def _load_new(self) -> int:
         """Append rows newer than the last seen into preallocated arrays, in chunks."""
-        counts = self._db.execute(
-            "SELECT namespace, COUNT(*) FROM states WHERE seq > ? GROUP BY namespace",
-            (self._seen_state,),
-        ).fetchall()
-        if not counts:
+        newer = (self._seen_state,)
+        if self._db.execute("SELECT 1 FROM states WHERE seq > ? LIMIT 1", newer).fetchone() is None:
             return 0
+        counts = self._db.execute(  # NOT INDEXED: a seq range, not a scan of the (namespace, id) index
+            "SELECT namespace, COUNT(*) FROM states NOT INDEXED WHERE seq > ? GROUP BY namespace",
+            newer,
+        ).fetchall()
         dim = self.dimension
         fill: dict[str, int] = {}
         for name, n in counts:
