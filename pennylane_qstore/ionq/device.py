@@ -40,6 +40,7 @@ from pennylane_qstore.ionq.backends import (
 from pennylane_qstore.ionq.backends import (
     backend as backend_facts,
 )
+from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.client import IonQClient, job_payload
 from pennylane_qstore.ionq.errors import CostCapExceeded, DryRunComplete
 from pennylane_qstore.ionq.jobs import JobRunner, RunRecord, new_pool, run_coroutine
@@ -66,7 +67,6 @@ from pennylane_qstore.ionq.preprocess import (
 from pennylane_qstore.ionq.pricing import DEFAULT_RATES, RateCard, job_cost
 from pennylane_qstore.ionq.qis import QIS_OPS, tape_to_qis
 from pennylane_qstore.ionq.results import counts_from_probabilities, measure
-from pennylane_qstore.ionq.simulate import gate_counts
 
 logger = logging.getLogger(__name__)
 

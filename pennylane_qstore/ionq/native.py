@@ -30,8 +30,8 @@ import numpy as np
 import pennylane as qml
 from pennylane.operation import Operator
 
+from pennylane_qstore.ionq.circuits import validate_circuit
 from pennylane_qstore.ionq.ops import GPI, GPI2, MS, ZZ, turns_to_rad
-from pennylane_qstore.ionq.simulate import validate_circuit
 
 _OP_CLASSES = {"gpi": GPI, "gpi2": GPI2, "ms": MS, "zz": ZZ}
 TWO_QUBIT_GATES = frozenset({"ms", "zz"})
@@ -149,7 +149,7 @@ class NativeCircuit:
 
 
 def gates_from_json(circuit: Sequence[dict], qubits: int) -> list[NativeGate]:
-    """Parse an IonQ native gate list, checked by :func:`.simulate.validate_circuit`.
+    """Parse an IonQ native gate list, checked by :func:`.circuits.validate_circuit`.
 
     Args:
         circuit: the ``circuit`` list of an ``ionq.circuit.v1`` native job.

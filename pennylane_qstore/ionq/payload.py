@@ -11,7 +11,7 @@ from pennylane_qstore.ionq.backends import (
     MAX_SHOTS,
     MIN_SHOTS_ERROR_MITIGATION,
 )
-from pennylane_qstore.ionq.simulate import CircuitError, validate_circuit
+from pennylane_qstore.ionq.circuits import CircuitError, validate_circuit
 
 JOB_TYPES = ("ionq.circuit.v1", "ionq.multi-circuit.v1")
 

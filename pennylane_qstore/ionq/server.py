@@ -29,13 +29,11 @@ from pennylane_qstore.ionq.backends import (
     BACKEND_QUBITS,
     QPU_BACKENDS,
 )
+from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.payload import ApiError, payload_circuits, validate_payload
 from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
 from pennylane_qstore.ionq.server_http import API_PREFIX, handler_for
-from pennylane_qstore.ionq.simulate import (
-    gate_counts,
-    simulate_probabilities,
-)
+from pennylane_qstore.ionq.simulate import simulate_probabilities
 
 # Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
 NOISE_MODELS = {
