@@ -84,7 +84,7 @@ class DryRunComplete(IonQError):
     """A ``dry_run=True`` batch was validated and priced by IonQ; it has no results.
 
     Attributes:
-        record: The :class:`~pennylane_qstore.ionq.device.RunRecord` of the dry run.
+        record: The :class:`~pennylane_qstore.ionq.jobs.RunRecord` of the dry run.
     """
 
     def __init__(self, record: Any) -> None:
