@@ -17,7 +17,11 @@ API_PREFIX = "/v0.4"
 
 
 def handler_for(server: LocalIonQServer) -> type[BaseHTTPRequestHandler]:
-    """Return a request handler class answering for ``server``."""
+    """Return a request handler class answering for ``server``.
+
+    About 70 lines because it is one class definition (``http.server`` needs a class bound to the
+    server); each of its methods is short.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
