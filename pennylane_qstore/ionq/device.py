@@ -2,7 +2,9 @@
 
 A whole batch (for example every parameter-shift tape of a gradient step) is sent as a few
 ``ionq.multi-circuit.v1`` jobs, which are polled concurrently on an event loop; the results'
-probabilities become every measurement PennyLane asks for.
+probabilities become every measurement PennyLane asks for. Jobs run in :mod:`.jobs`, options are
+checked by :mod:`.options`, the device's own preprocessing steps are in :mod:`.preprocess`;
+this module (about 420 lines, most of them the documented options) is the device class.
 """
 
 from __future__ import annotations
