@@ -378,9 +378,11 @@ class QuantumLayer(_QuantumBase):
             self.add_weight(
                 name=name,
                 shape=shape,
-                initializer=keras.initializers.RandomUniform(0.0, 2 * math.pi, seed=self.seed),
+                initializer=keras.initializers.RandomUniform(
+                    0.0, 2 * math.pi, seed=None if self.seed is None else self.seed + index
+                ),
             )
-            for name, shape in self.weight_shapes.items()
+            for index, (name, shape) in enumerate(self.weight_shapes.items())
         ]
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:

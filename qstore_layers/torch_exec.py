@@ -63,6 +63,7 @@ def torch_qnode(executor: BatchExecutor, method: str, expand: bool) -> qml.QNode
             "num_directions": executor.spsa_num_directions,
             "sampler_rng": executor._rng,
         }
+    kwargs.update(executor.qnode_gradient_kwargs)  # settings made on the QNode win
     max_diff = 2 if method in _SECOND_ORDER_METHODS else 1
     qnode = executor.qnode.update(
         interface="torch", diff_method=method, max_diff=max_diff, gradient_kwargs=kwargs
@@ -224,18 +225,18 @@ class TorchExecution:
         from pennylane_qstore.engine.program import EngineUnsupportedError
 
         batched = x.dim() > 1
-        x2d = x if batched else x.reshape(1, -1)
-        dtype = torch.complex128 if x2d.dtype == torch.float64 else torch.complex64
+        dtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
         start = time.perf_counter()
         try:
             with PENNYLANE_LOCK:
                 out, returned = traced.with_dtype(dtype).run(
-                    x2d, [weights[n] for n in shapes], ex.engine_recipe()
+                    x, [weights[n] for n in shapes], ex.engine_recipe()
                 )
-        except EngineUnsupportedError as exc:
+        except (EngineUnsupportedError, RuntimeError, ValueError, TypeError) as exc:
+            # the engine refuses what it cannot run (a custom gate whose matrix does not
+            # broadcast, a wire outside the register, ...): the QNode runs it instead
             logger.debug("engine refused this call (%s); running the QNode", exc)
             return None
-        record_engine_batch(
-            ex.qnode.device, len(x2d), time.perf_counter() - start, ex.engine_note()
-        )
-        return _shape_like_qnode(out.to(x2d.dtype), returned, batched)
+        rows = x.shape[0] if batched else 1
+        record_engine_batch(ex.qnode.device, rows, time.perf_counter() - start, ex.engine_note())
+        return _shape_like_qnode(out.to(x.dtype), returned, batched)

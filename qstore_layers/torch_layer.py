@@ -38,7 +38,11 @@ def _initial_value(name: str, shape: tuple[int, ...], init: Any) -> torch.Tensor
     """The initial value of weight ``name``: ``init`` is a callable ``init(tensor)`` (its return
     value is used when it returns a tensor, as ``torch.nn.init`` functions do) or a tensor."""
     if isinstance(init, torch.Tensor | np.ndarray | list | tuple | float | int):
-        value = torch.as_tensor(init, dtype=torch.get_default_dtype()).detach().clone()
+        value = (
+            init.detach().clone()
+            if isinstance(init, torch.Tensor) and init.is_floating_point()
+            else torch.as_tensor(init, dtype=torch.get_default_dtype())
+        )
         if tuple(value.shape) != shape:
             raise ValueError(
                 f"init_method[{name!r}] has shape {tuple(value.shape)}, but weight_shapes gives "
@@ -50,7 +54,7 @@ def _initial_value(name: str, shape: tuple[int, ...], init: Any) -> torch.Tensor
             f"init_method for {name!r} must be a callable init(tensor) or a tensor, got "
             f"{type(init).__name__}."
         )
-    tensor = torch.empty(shape if shape else (1,))
+    tensor = torch.zeros(shape if shape else (1,))  # an init that fills nothing leaves zeros
     with torch.no_grad():
         returned = init(tensor)
     value = returned if isinstance(returned, torch.Tensor) else tensor
@@ -84,7 +88,8 @@ def _initial_values(
 def _as_input_tensor(inputs: Any) -> torch.Tensor:
     """Inputs as a floating tensor; arrays and lists are accepted like ``nn.Linear`` users expect."""
     if not isinstance(inputs, torch.Tensor):
-        inputs = torch.as_tensor(np.asarray(inputs), dtype=torch.get_default_dtype())
+        array = np.asarray(inputs)
+        inputs = torch.as_tensor(array if array.dtype.kind == "f" else array.astype(float))
     if not inputs.is_floating_point():
         inputs = inputs.to(torch.get_default_dtype())
     if inputs.dim() == 0:
@@ -122,12 +127,14 @@ def run_layer(
         )
     weights = {name: w.to(x) for name, w in weights.items()}
     if x.dim() == 1:
-        return execution(x, weights)
+        out = execution(x, weights)
+        return torch.stack(out, dim=0) if isinstance(out, tuple) else out
     lead = x.shape[:-1]
     flat = x.reshape(-1, x.shape[-1])
     if flat.shape[0] == 0:  # evaluate one zero row for the output shape, keep none of it
         probe = execution(flat.new_zeros(1, flat.shape[-1]), weights)
-        return _reshape(probe, lead, empty=True)
+        # connected to the inputs, so their gradient is an empty tensor, as for nn.Linear
+        return _reshape(probe, lead, empty=True) + flat.sum() * 0
     return _reshape(execution(flat, weights), lead)
 
 
@@ -203,8 +210,12 @@ class QuantumLayer(nn.Module):
         self.executor = BatchExecutor(qnode, list(shapes), options=options, input_arg=input_arg)
         self.execution = TorchExecution(self.executor)
         self.input_arg = input_arg
+        self.qnode_weights: dict[str, nn.Parameter] = {}
+        """The QNode's weights by name, as ``TorchLayer.qnode_weights`` (forward reads them
+        from here, so assigning a tensor to an entry takes effect)."""
         for name, value in _initial_values(shapes, init_method).items():
-            self.register_parameter(name, nn.Parameter(value))
+            self.qnode_weights[name] = nn.Parameter(value)
+            self.register_parameter(name, self.qnode_weights[name])
 
     @staticmethod
     def set_input_argument(input_name: str = "inputs") -> None:
@@ -216,11 +227,6 @@ class QuantumLayer(nn.Module):
     def qnode(self) -> qml.QNode:
         """The wrapped QNode."""
         return self.executor.qnode
-
-    @property
-    def qnode_weights(self) -> dict[str, nn.Parameter]:
-        """The QNode's weights by name (as ``TorchLayer.qnode_weights``)."""
-        return {name: getattr(self, name) for name in self.executor.weight_names}
 
     def _qnode_kwargs(self, x: torch.Tensor) -> dict[str, Any]:
         return {self.input_arg: x, **{n: w.to(x) for n, w in self.qnode_weights.items()}}
@@ -332,8 +338,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         with _LAZY_INIT_LOCK:
             if not self.has_uninitialized_params():
                 return
-            if inputs.dim() == 0:
-                raise ValueError("QuantumLinear inputs must have shape (*, features).")
+            inputs = _as_input_tensor(inputs)
             n_features = int(inputs.shape[-1])
             shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
             with torch.no_grad():

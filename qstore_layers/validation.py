@@ -46,6 +46,8 @@ def validate_inputs(inputs: Any) -> tuple[np.ndarray, bool]:
 def normalise_shape(shape: int | Iterable[int]) -> tuple[int, ...]:
     """A ``weight_shapes`` entry as a tuple, as PennyLane's ``TorchLayer`` reads it: an iterable
     is the shape, the integer ``1`` is a scalar ``()``, any other integer ``n`` is ``(n,)``."""
+    if isinstance(shape, str | bytes):
+        raise TypeError(f"A weight shape must be an int or a sequence of ints, got {shape!r}.")
     if isinstance(shape, Iterable):
         return tuple(int(s) for s in shape)
     size = int(shape)

@@ -367,3 +367,105 @@ def test_shots_are_sampled_like_default_qubit(method: str, fast: bool) -> None:
     est = torch.stack(grads)
     sem = est.std(0) / math.sqrt(len(est))
     assert torch.all((est.mean(0) - wr.grad).abs() <= 5 * sem + 2e-2)
+
+
+@pytest.mark.parametrize("device", ["qstore.router", "default.qubit", "lightning.qubit"])
+def test_unbatched_inputs_reach_the_qnode_unbatched(device: str) -> None:
+    """TorchLayer idiom: index features as inputs[0], inputs[-1] on a (features,) input."""
+
+    @qml.qnode(qml.device(device, wires=2))
+    def circuit(inputs, w):
+        qml.RX(inputs[0], wires=0)
+        qml.RY(inputs[-1], wires=1)
+        qml.RY(w, wires=0)
+        return [qml.expval(qml.Z(0)), qml.expval(qml.Z(1))]
+
+    layer = QuantumLayer(
+        circuit, {"w": 1}, init_method={"w": torch.tensor(0.4, dtype=torch.float64)}
+    )
+    x = torch.tensor([0.3, 0.5, -0.9], dtype=torch.float64)
+    want = torch.stack(_plain(circuit.func, x, 0.4))
+    torch.testing.assert_close(layer(x), want, atol=1e-10, rtol=0)
+
+
+_fd_coarse = {"diff_method": "finite-diff", "gradient_kwargs": {"h": 0.3}}
+
+
+def _plain(func, x, w):
+    ref = qml.QNode(func, qml.device("default.qubit", wires=2), diff_method="backprop")
+    return ref(x, torch.tensor(w, dtype=torch.float64))
+
+
+def test_qnode_gradient_settings_wire_dependent_circuits_and_odd_inputs() -> None:
+    dev = qml.device("default.qubit")
+
+    @qml.qnode(dev, diff_method="finite-diff", gradient_kwargs={"h": 0.3})
+    def coarse(inputs, w):
+        qml.RX(inputs[..., 0], wires=0)
+        qml.RY(w[0], wires=0)
+        qml.RZ(w[1], wires=0)
+        qml.RX(w[1], wires=0)
+        return qml.expval(qml.Z(0))
+
+    init = {"w": torch.tensor([0.3, 1.1], dtype=torch.float64)}
+    layer = QuantumLayer(coarse, {"w": (2,)}, init_method=init)
+    x = torch.tensor([[0.2], [0.9]], dtype=torch.float64)
+    with qml.Tracker(dev) as tracker:
+        layer(x).sum().backward()
+    assert "engine_rows" not in tracker.totals  # the QNode's own step: PennyLane runs it
+    wr = torch.tensor([0.3, 1.1], dtype=torch.float64, requires_grad=True)
+    ref = qml.QNode(coarse.func, qml.device("default.qubit"), **_fd_coarse)
+    for row in x:  # PennyLane's finite differences with h=0.3, row by row
+        ref(row, wr).backward()
+    # h=0.3 is ~0.1 away from the exact gradient; float32 round trips in PennyLane's torch
+    # backward leave ~1e-8
+    torch.testing.assert_close(layer.w.grad, wr.grad, atol=1e-6, rtol=0)
+
+    @qml.qnode(dev)
+    def branching(inputs, w):
+        qml.RX(inputs[..., 0], wires=0)
+        if w[1] > 0.5:  # wires depend on the weights' values
+            qml.CNOT([0, 2])
+        qml.RY(w[0], wires=2)
+        return qml.expval(qml.Z(2))
+
+    layer = QuantumLayer(branching, {"w": (2,)}, init_method={"w": torch.tensor([0.3, 0.9])})
+    out = layer(torch.tensor([[0.2], [0.9]]))
+    ref = qml.QNode(branching.func, qml.device("default.qubit"))
+    torch.testing.assert_close(out, ref(torch.tensor([[0.2], [0.9]]), layer.w.detach()).float())
+
+    @qml.qnode(qml.device("default.qubit", wires=1), diff_method="hadamard")
+    def hadamard(inputs):
+        qml.RX(inputs[..., 0], wires=0)
+        return qml.expval(qml.Z(0))
+
+    with pytest.raises(ValueError, match="diff_method='hadamard', which the layers do not run"):
+        QuantumLayer(hadamard, {})
+    with pytest.raises(TypeError, match="int or a sequence of ints"):
+        QuantumLayer(coarse, {"w": "12"})
+    linear = QuantumLinear(2, 1, readout="z", device="default.qubit")
+    assert linear(np.zeros((3, 2), dtype=np.float32)).dtype == torch.float32
+    x = torch.zeros(0, 2, requires_grad=True)
+    linear(x).sum().backward()
+    assert x.grad is not None and x.grad.shape == (0, 2)
+
+
+def test_qnode_weights_entries_and_shot_vectors_with_unbatched_inputs() -> None:
+    dev = qml.device("default.qubit", wires=1)
+
+    @qml.qnode(dev)
+    def circuit(inputs, w):
+        qml.RX(inputs[..., 0] + w, wires=0)
+        return qml.expval(qml.Z(0))
+
+    layer = QuantumLayer(circuit, {"w": 1}, init_method=torch.nn.init.zeros_)
+    layer.qnode_weights["w"] = torch.tensor(math.pi)
+    torch.testing.assert_close(layer(torch.zeros(2, 1)), -torch.ones(2), atol=1e-6, rtol=0)
+
+    @qml.set_shots([100, 200])
+    @qml.qnode(qml.device("default.qubit", wires=1, seed=1))
+    def sampled(inputs, w):
+        qml.RX(inputs[..., 0] + w, wires=0)
+        return qml.expval(qml.Z(0))
+
+    assert QuantumLayer(sampled, {"w": 1})(torch.zeros(1)).shape == (2,)

@@ -18,6 +18,7 @@ import torch
 from pennylane.tape import QuantumScript
 
 from pennylane_qstore.engine.api import execute_tape
+from pennylane_qstore.engine.program import EngineUnsupportedError
 from pennylane_qstore.engine.recipes import Recipe
 
 
@@ -99,8 +100,13 @@ class TracedCircuit:
         ``recipe`` differentiates by parameter-shift, finite differences or SPSA instead of the
         adjoint method (:mod:`pennylane_qstore.engine.recipes`).
         """
-        batch = inputs.shape[0]
+        batch = inputs.shape[0] if inputs.dim() > 1 else 1
         tape, returned = self._record(inputs, weights)
+        if not set(tape.wires) <= set(self.wires):
+            raise EngineUnsupportedError(
+                f"this call uses wires {tape.wires.tolist()} outside the register "
+                f"{self.wires.tolist()}"
+            )
         out = execute_tape(tape, self.dtype, self.wires, inputs.device, recipe)
         return (out if tape.batch_size is not None else out.expand(batch, -1)), returned
 
@@ -111,7 +117,8 @@ class TracedCircuit:
         ``recipe``).
 
         Args:
-            inputs: ``(batch, features)`` tensor; its device is where the simulation runs.
+            inputs: ``(batch, features)`` tensor (or ``(features,)``, recorded unbatched: the
+                function sees exactly what it was given); its device is where it runs.
             weights: One tensor per entry of ``weight_shapes``, in the same order.
         """
         return self.run(inputs, weights, recipe)[0]
