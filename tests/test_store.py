@@ -276,3 +276,18 @@ def test_one_store_shared_by_threads(make_store):
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(work, range(12))) == [3] * 12
     assert store.count() == 120
+
+
+@pytest.mark.parametrize("num_qubits", [2, 8, 11])
+def test_float32_scan_error_bound_holds(num_qubits):
+    """The embedded scan's candidate margin bounds the real float32 error (here far inside it)."""
+    from pennylane_qstore.store.embedded import scan_error
+
+    rng = np.random.default_rng(num_qubits)
+    states = random_states(rng, 64, num_qubits)
+    near = states[0] + 1e-3 * random_states(rng, 1, num_qubits)[0]
+    for q in [states[0], near / np.linalg.norm(near), random_states(rng, 1, num_qubits)[0]]:
+        ov32 = states.astype(np.complex64) @ np.conj(q).astype(np.complex64)
+        f32 = (ov32.real**2 + ov32.imag**2).astype(np.float64)  # as the scan computes it
+        exact = np.abs(states.astype(np.complex64).astype(np.complex128) @ np.conj(q)) ** 2
+        assert np.max(np.abs(f32 - exact)) <= scan_error(2 * 2**num_qubits)
