@@ -344,6 +344,54 @@ class BatchExecutor:
 
         return BatchResult(outputs, vjp)
 
+    def second_order(
+        self,
+        x: np.ndarray,
+        w: Sequence[np.ndarray],
+        dy: np.ndarray,
+        ddx: np.ndarray,
+        ddw: Sequence[np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Second-order pullback for a nested tape: the VJP of ``(x, w, dy) -> vjp(dy)``.
+
+        Given the cotangents ``ddx``, ``ddw`` of the first-order gradients, returns their pullback
+        to ``x``, ``dy`` and the weights. Runs on the engine (torch differentiates its backward
+        pass again); other paths raise ``NotImplementedError`` naming the alternative.
+        """
+        shapes = {name: np.shape(a) for name, a in zip(self.weight_names, w, strict=True)}
+        fast = self.engine_circuit(x.shape[1], shapes)
+        recipe = self.engine_recipe()
+        if fast is None or (recipe is not None and recipe.shots is not None):
+            raise NotImplementedError(
+                "Second derivatives (nested GradientTape) of a Keras quantum layer run only on "
+                "the engine (qstore.router or default.qubit, no shots); use the torch layers "
+                "for this device or method."
+            )
+        import torch
+
+        def leaf(a: Any) -> Any:
+            return torch.as_tensor(np.asarray(a, dtype=np.float64)).requires_grad_(True)
+
+        x_t, dy_t, w_t = leaf(x), leaf(dy), [leaf(a) for a in w]
+        out = fast.with_dtype(torch.complex128)(x_t, w_t, recipe)
+        first = torch.autograd.grad(out, [x_t, *w_t], dy_t, create_graph=True, allow_unused=True)
+        pairs = [
+            (g, torch.as_tensor(np.asarray(d, dtype=np.float64)))
+            for g, d in zip(first, [ddx, *ddw], strict=True)
+            if g is not None and g.requires_grad
+        ]
+        inputs = [x_t, dy_t, *w_t]
+        if not pairs:
+            return np.zeros(x.shape), np.zeros(dy.shape), [np.zeros(np.shape(a)) for a in w]
+        second = torch.autograd.grad(
+            [g for g, _ in pairs], inputs, [d for _, d in pairs], allow_unused=True
+        )
+        arrays = [
+            np.zeros(t.shape) if g is None else g.detach().numpy()
+            for g, t in zip(second, inputs, strict=True)
+        ]
+        return arrays[0], arrays[1], arrays[2:]
+
     async def execute_async(
         self, inputs: Any, weights: Mapping[str, Any], *, with_vjp: bool = True
     ) -> BatchResult:

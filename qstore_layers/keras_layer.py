@@ -122,6 +122,37 @@ def _quantum_call(
             )
         return out, np.int64(token)
 
+    def second_np(x: np.ndarray, dy: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
+        w, dd = rest[: len(names)], rest[len(names) :]
+        x2d, _ = validate_inputs(x)
+        gx, gdy, gw = executor.second_order(
+            x2d, list(w), dy.reshape(len(x2d), n_outputs), dd[0].reshape(x2d.shape), list(dd[1:])
+        )
+        return [gx.reshape(x.shape), gdy.reshape(dy.shape), *gw]
+
+    @tf.custom_gradient
+    def vjp_op(token: tf.Tensor, x: tf.Tensor, dy: tf.Tensor, *w: tf.Tensor) -> Any:
+        """The backward pass as an op of its own, so that an outer tape differentiates it."""
+        grads = tf.numpy_function(backward_np, [token, x, dy, *w], [tf.float64] * (1 + len(w)))
+        grads = [
+            tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
+            for g, t in zip(grads, [x, *w], strict=True)
+        ]
+
+        def second(*dd: tf.Tensor) -> list[tf.Tensor]:
+            dd = [
+                tf.zeros_like(t, tf.float64) if d is None else tf.cast(d, tf.float64)
+                for d, t in zip(dd, [x, *w], strict=True)
+            ]
+            out = tf.numpy_function(second_np, [x, dy, *w, *dd], [tf.float64] * (2 + len(w)))
+            out = [
+                tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
+                for g, t in zip(out, [x, dy, *w], strict=True)
+            ]
+            return [None, *out]
+
+        return grads, second
+
     @tf.custom_gradient
     def op(x: tf.Tensor, *w: tf.Tensor) -> Any:
         out, token = tf.numpy_function(
@@ -130,15 +161,7 @@ def _quantum_call(
         out = tf.reshape(out, [n_outputs] if unbatched else [-1, n_outputs])
 
         def grad(dy: tf.Tensor) -> list[tf.Tensor]:
-            grads = tf.numpy_function(
-                backward_np,
-                [token, x, tf.cast(dy, tf.float64), *w],
-                [tf.float64] * (1 + len(w)),
-            )
-            out = [
-                tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
-                for g, t in zip(grads, [x, *w], strict=True)
-            ]
+            out = vjp_op(token, x, tf.cast(dy, tf.float64), *w)
             return [out[0] if input_grad else None, *out[1:]]
 
         return tf.cast(out, out_dtype), grad

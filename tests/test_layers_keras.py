@@ -261,3 +261,48 @@ def test_training_step_executes_the_batch_once() -> None:
         batches.append(tracker.totals["batches"])
     assert batches == [1, 2]
     np.testing.assert_allclose(grads[0], grads[1], atol=1e-6)
+
+
+def _penalty_circuit(inputs, w):
+    qml.RX(inputs[..., 0], wires=0)
+    qml.RY(w[0] * inputs[..., 1], wires=0)
+    qml.CNOT([0, 1])
+    qml.RX(w[1], wires=1)
+    return [qml.expval(qml.Z(0)), qml.expval(qml.X(1) @ qml.Z(0))]
+
+
+def _penalised_weight_gradient(layer, x):
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            value = tf.reduce_sum(tf.cast(layer(x), tf.float64))
+        g = inner.gradient(value, x)
+        loss = value + 10 * tf.reduce_sum(g**2)
+    return outer.gradient(loss, layer.qweights[0])
+
+
+@pytest.mark.parametrize("method", ["best", "parameter-shift"])
+def test_nested_gradient_tape_matches_pennylane_on_the_engine(method: str) -> None:
+    """A gradient penalty (second derivatives) through the Keras layer on the engine."""
+    qnode = qml.QNode(_penalty_circuit, qml.device("default.qubit", wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, output_dim=2, gradient_method=method)
+    x = tf.constant([[0.3, 0.5], [1.2, -0.4]], tf.float64)
+    got = _penalised_weight_gradient(layer, x).numpy()
+    w = layer.qweights[0].numpy().astype(float)
+    ref = qml.QNode(_penalty_circuit, qml.device("default.qubit", wires=2), diff_method="backprop")
+
+    def loss(w):
+        def value(x):
+            return autograd.numpy.sum(autograd.numpy.stack(ref(x, w)))
+
+        return value(x.numpy()) + 10 * autograd.numpy.sum(autograd.grad(value)(x.numpy()) ** 2)
+
+    np.testing.assert_allclose(got, autograd.grad(loss)(w), atol=1e-5)
+
+
+def test_nested_gradient_tape_off_the_engine_raises() -> None:
+    qnode = qml.QNode(_penalty_circuit, qml.device("lightning.qubit", wires=2))
+    layer = QuantumLayer(qnode, {"w": (2,)}, output_dim=2)
+    x = tf.constant([[0.3, 0.5]], tf.float64)
+    with pytest.raises(Exception, match="run only on the engine"):
+        _penalised_weight_gradient(layer, x)
