@@ -217,6 +217,30 @@ class QuantumLayer(nn.Module):
             self.qnode_weights[name] = nn.Parameter(value)
             self.register_parameter(name, self.qnode_weights[name])
 
+    def __getattr__(self, item: str) -> Any:
+        """Fall back to the QNode's attributes (``layer.device``, ``layer.diff_method``, ...),
+        as ``TorchLayer`` does, so ``qml.draw(layer)`` and ``qml.specs(layer)`` work."""
+        try:
+            return super().__getattr__(item)
+        except AttributeError:
+            execution = self.__dict__.get("execution")
+            if execution is None or item.startswith("__"):
+                raise
+            return getattr(execution.qnode, item)
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The QNode's function with the layer's weights bound: ``func(inputs)``. PennyLane's
+        tape constructors read it, so ``qml.draw(layer)(x)`` draws the circuit the layer runs."""
+        qfunc = self.qnode.func
+
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            inputs = kwargs.pop(self.input_arg) if self.input_arg in kwargs else args[0]
+            x = _as_input_tensor(inputs)
+            return qfunc(**self._qnode_kwargs(x))
+
+        return bound
+
     @staticmethod
     def set_input_argument(input_name: str = "inputs") -> None:
         """Name the QNode argument that receives the inputs for layers built after this call

@@ -251,6 +251,10 @@ def test_kwargs_qnode_init_methods_and_input_argument() -> None:
     finally:
         QuantumLayer.set_input_argument("inputs")
     assert "RX" in layer.draw(torch.tensor([0.3]))
+    assert "RY" in qml.draw(layer)(torch.tensor([0.3]))  # as for TorchLayer
+    tape = qml.workflow.construct_tape(layer)(torch.tensor([0.3]))
+    assert [op.name for op in tape.operations] == ["RX", "RY"]
+    assert layer.device is dev and layer.specs(torch.tensor([0.3]))["num_device_wires"] == 1
 
 
 @pytest.mark.parametrize(
