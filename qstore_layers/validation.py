@@ -73,18 +73,21 @@ def validate_weight_shapes(
     name = getattr(func, "__name__", "the QNode function")
     if input_arg not in params:
         raise TypeError(
-            f"The QNode function {name}{signature} must take an argument named {input_arg!r} "
-            "that receives the batch of features."
+            f"QNode must include an argument with name {input_arg} for inputting data: "
+            f"{name}{signature} must take an argument named {input_arg!r} that receives the batch "
+            "of features."
         )
     kinds = {p.kind for p in params.values()}
     if inspect.Parameter.VAR_POSITIONAL in kinds:
         raise TypeError(
-            f"The QNode function {name}{signature} takes *args; layers pass weights by name, so "
-            "give every weight its own argument (or collect them in **kwargs)."
+            f"Cannot have a variable number of positional arguments: {name}{signature} takes "
+            "*args; layers pass weights by name, so give every weight its own argument (or "
+            "collect them in **kwargs)."
         )
     if input_arg in weight_shapes:
         raise ValueError(
-            f"{input_arg!r} receives the batch and cannot be a weight in weight_shapes."
+            f"{input_arg} argument should not have its dimension specified in weight_shapes: "
+            f"{input_arg!r} receives the batch and cannot be a weight."
         )
     unknown = sorted(set(weight_shapes) - set(params))
     if unknown and inspect.Parameter.VAR_KEYWORD not in kinds:
@@ -101,7 +104,8 @@ def validate_weight_shapes(
     ]
     if missing:
         raise ValueError(
-            f"Arguments {missing} of {name} have no entry in weight_shapes; add their "
+            "Must specify a shape for every non-input parameter in the QNode: "
+            f"arguments {missing} of {name} have no entry in weight_shapes; add their "
             "shapes, e.g. weight_shapes={" + ", ".join(f"{m!r}: (2, 3)" for m in missing) + "}."
         )
     shapes: dict[str, tuple[int, ...]] = {}

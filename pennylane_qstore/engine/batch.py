@@ -75,7 +75,9 @@ def engine_circuit(
 
     try:
         return TracedCircuit(qfunc, weight_shapes, n_features, wires, input_arg=input_arg)
-    except EngineUnsupportedError:
+    except (EngineUnsupportedError, RuntimeError, ValueError, TypeError, IndexError):
+        # anything the engine cannot simulate (a custom gate whose matrix does not broadcast,
+        # a function that needs real inputs to run) stays on the caller's generic path
         return None
 
 
