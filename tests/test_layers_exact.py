@@ -473,3 +473,13 @@ def test_qnode_weights_entries_and_shot_vectors_with_unbatched_inputs() -> None:
         return qml.expval(qml.Z(0))
 
     assert QuantumLayer(sampled, {"w": 1})(torch.zeros(1)).shape == (2,)
+
+
+def test_router_pinned_to_another_target_keeps_the_layers_off_the_engine() -> None:
+    dev = qml.device("qstore.router", wires=2, target="lightning.qubit")
+    assert dev.pinned_targets == ("lightning.qubit",)
+    layer = QuantumLayer(qml.QNode(piecewise, dev), {"w": (2,)}).double()
+    with qml.Tracker(dev) as tracker:
+        out = layer(X)
+    assert "engine_rows" not in tracker.totals
+    torch.testing.assert_close(out, _reference(piecewise, X, layer.w.detach()), atol=1e-10, rtol=0)

@@ -49,8 +49,8 @@ def eligible(device: Any, gradient_method: str, shots: Any) -> bool:
     name = getattr(device, "name", None)
     if name not in ENGINE_DEVICES:
         return False
-    pinned = getattr(device, "_explicit", None)
-    return pinned is None or list(pinned) == ["engine"]
+    pinned = getattr(device, "pinned_targets", None)
+    return pinned is None or tuple(pinned) == ("engine",)
 
 
 def engine_circuit(

@@ -159,6 +159,11 @@ class RouterDevice(Device):
         return self._policy
 
     @property
+    def pinned_targets(self) -> tuple[str, ...] | None:
+        """The targets named with ``target=``/``targets=``, or ``None`` when the policy picks."""
+        return None if self._explicit is None else tuple(self._explicit)
+
+    @property
     def routing_record(self) -> RoutingRecord | None:
         """The record of the last executed batch, or ``None`` before the first execution."""
         return self.routing_history[-1] if self.routing_history else None
