@@ -483,3 +483,31 @@ def test_router_pinned_to_another_target_keeps_the_layers_off_the_engine() -> No
         out = layer(X)
     assert "engine_rows" not in tracker.totals
     torch.testing.assert_close(out, _reference(piecewise, X, layer.w.detach()), atol=1e-10, rtol=0)
+
+
+def _matrix_gates(inputs, w):
+    """Gates the engine applies by their matrices: CRX (four-term shift rule), IsingXX, Rot."""
+    qml.RY(inputs[..., 0], wires=0)
+    qml.CRX(w[0], wires=[0, 1])
+    qml.IsingXX(inputs[..., 1] * w[1], wires=[0, 1])
+    qml.Rot(w[0], inputs[..., 0], w[1], wires=1)
+    return [qml.expval(qml.Z(1)), qml.expval(qml.Y(0) @ qml.X(1))]
+
+
+@pytest.mark.parametrize("method", ["parameter-shift", "finite-diff"])
+def test_shift_rules_of_matrix_gates_on_the_engine(method: str) -> None:
+    qnode = qml.QNode(_matrix_gates, qml.device("default.qubit", wires=2))
+    init = {"w": torch.tensor([0.7, -1.3], dtype=torch.float64)}
+    layer = QuantumLayer(qnode, {"w": (2,)}, gradient_method=method, init_method=init)
+    x = X.clone().requires_grad_(True)
+    with qml.Tracker(qnode.device) as tracker:
+        out = layer(x)
+    assert "engine_rows" in tracker.totals
+    out.sum().backward()
+    xr, wr = X.clone().requires_grad_(True), init["w"].clone().requires_grad_(True)
+    torch.stack(
+        qml.QNode(_matrix_gates, qml.device("default.qubit", wires=2))(xr, wr), -1
+    ).sum().backward()
+    tol = 1e-9 if method == "parameter-shift" else 2e-5
+    torch.testing.assert_close(x.grad, xr.grad, atol=tol, rtol=0)
+    torch.testing.assert_close(layer.w.grad, wr.grad, atol=tol, rtol=0)

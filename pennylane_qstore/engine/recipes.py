@@ -30,7 +30,7 @@ from pennylane.operation import Operator
 from pennylane.ops.functions import bind_new_parameters
 
 from pennylane_qstore.engine.program import EngineUnsupportedError, Program
-from pennylane_qstore.engine.runtime import simulate
+from pennylane_qstore.engine.runtime import _REAL, OpParameters, run_program
 from pennylane_qstore.engine.sampling import ShotPlan, sample_expectations, shot_plan
 
 RECIPE_METHODS = ("parameter-shift", "finite-diff", "spsa")
@@ -127,26 +127,55 @@ class _Runner:
             if value is None:
                 value = self.slot_values([params[k]])[0].repeat(blocks)
             by_op.setdefault(i, {})[j] = value
-        new_ops = []
+        data = []
         for i, op in enumerate(self.ops):
-            if not op.data:
-                new_ops.append(op)
-                continue
-            data = []
-            for j, d in enumerate(op.data):
+            values = list(op.data)
+            for j, d in enumerate(values):
                 if j in by_op.get(i, {}):
-                    data.append(by_op[i][j])
+                    values[j] = by_op[i][j]
                 elif _is_broadcast(op, j):
                     t = torch.as_tensor(d, device=self.device)
-                    data.append(t.repeat(blocks, *([1] * (t.dim() - 1))))
-                else:
-                    data.append(d)
-            new_ops.append(bind_new_parameters(op, data))
+                    values[j] = t.repeat(blocks, *([1] * (t.dim() - 1)))
+            data.append(values)
+        source = _TableParameters(self.program, self.ops, data, _REAL[self.dtype], self.device)
         if self.sampler is None:
-            return simulate(self.program, new_ops, rows, self.dtype, self.device)
+            return run_program(self.program, source, rows, self.dtype, self.device)
         plan, shots, generator = self.sampler
-        psi = simulate(self.program, new_ops, rows, self.dtype, self.device, final_state=True)
+        psi = run_program(self.program, source, rows, self.dtype, self.device, final_state=True)
         return sample_expectations(psi, plan, self.program.n_wires, shots, generator)
+
+
+class _TableParameters(OpParameters):
+    """Gate parameters from a table of per-operation data (shifted and tiled rows) instead of
+    the operations themselves; operations are rebuilt only where a matrix or state is needed
+    (constructing PennyLane operators costs more than simulating these rows)."""
+
+    def __init__(self, program: Program, ops: Sequence[Operator], data, real, device) -> None:
+        super().__init__(program, ops, real, device)
+        self.data = data
+
+    def angles(self, kind: str, gates: list[int], n_angles: int, batch: int) -> torch.Tensor:
+        values = [
+            torch.as_tensor(d, dtype=self.real, device=self.device).expand(batch)
+            for g in gates
+            for d in self.data[self.program.gates[g].op_index]
+        ]
+        return torch.stack(values).reshape(len(gates), n_angles, batch)
+
+    def _rebound(self, op_index: int) -> list[Operator]:
+        ops = list(self.ops)
+        ops[op_index] = bind_new_parameters(ops[op_index], self.data[op_index])
+        return ops
+
+    def matrix(self, op_index: int) -> torch.Tensor:
+        return OpParameters(self.program, self._rebound(op_index), self.real, self.device).matrix(
+            op_index
+        )
+
+    def state(self, op_index: int) -> torch.Tensor:
+        return OpParameters(self.program, self._rebound(op_index), self.real, self.device).state(
+            op_index
+        )
 
 
 def _chunks(runner: _Runner, n_terms: int) -> list[range]:
