@@ -183,3 +183,41 @@ def test_final_measurements_of_some_registers_still_compile(tmp_path, capsys):
     )
     assert main(["compile", _write(tmp_path, text)]) == 0
     assert "verification: OK" in capsys.readouterr().out
+
+
+def test_reset_is_refused_by_name(tmp_path, capsys):
+    text = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\nreset q[0];\n'
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    err = capsys.readouterr().err
+    assert "circuit.qasm:5: reset q[0];: reset is not supported" in err
+    assert "cannot reset a qubit mid-circuit" in err
+
+
+def test_for_loops_are_refused(tmp_path, capsys):
+    text = "OPENQASM 3.0;\nqubit[3] q;\nfor int i in [0:1] { cx q[i], q[i+1]; }\n"
+    assert main(["compile", _write(tmp_path, text)]) == 2
+    assert "circuit.qasm:3:" in (err := capsys.readouterr().err) and "for loops are not" in err
+
+
+INPUTS = """OPENQASM 3.0;
+qubit[2] q;
+input float theta;
+input float phi;
+rx(theta) q[0];
+ry(phi) q[1];
+"""
+
+
+def test_inputs_are_bound_with_param(tmp_path, capsys):
+    from pennylane_qstore.ionq.qasm import load_qasm
+
+    path = _write(tmp_path, INPUTS)
+    assert main(["compile", path, "--param", "theta=0.3", "--param", "phi=0.2"]) == 0
+    assert "verification: OK" in capsys.readouterr().out
+    tape, _ = load_qasm(INPUTS, params={"theta": 0.3, "phi": 0.2})
+    assert [float(p) for p in tape.get_parameters()] == [0.3, 0.2]
+    assert main(["compile", path, "--param", "theta=0.3"]) == 2
+    assert "input phi has no value" in (err := capsys.readouterr().err)
+    assert "--param phi=VALUE" in err
+    assert main(["compile", path, "--param", "theta=x"]) == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err

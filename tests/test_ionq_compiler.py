@@ -443,3 +443,35 @@ def test_bad_entangler_and_unsupported_measurement():
     tape = qml.tape.QuantumScript(ghz(2), [qml.sample(wires=[0])], shots=10)
     with pytest.raises(ValueError, match=r"SampleMP .* supported measurements: expval, var"):
         to_native(tape)
+
+
+def test_measurement_in_operation_list_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"measurement expval\(Z\(0\)\); pass operations only"):
+        compile_circuit([qml.Hadamard(0), qml.expval(qml.Z(0))])
+
+
+@pytest.mark.parametrize("bad", [0.3 + 0.1j, np.complex128(0.3)])
+def test_complex_gate_angles_are_refused_naming_the_gate(bad):
+    with pytest.raises(ValueError, match=r"RX on wires \[1\] has a complex parameter"):
+        compile_circuit([qml.Hadamard(0), qml.RX(bad, 1)])
+    unitary = compile_circuit([qml.QubitUnitary(1j * np.eye(2), 0)])  # matrices may be complex
+    assert unitary.gate_counts()["total"] == 0
+
+
+def test_to_native_refuses_to_be_differentiated():
+    from pennylane import numpy as pnp
+
+    @qml.qnode(qml.device("default.qubit"))
+    def circuit(x):
+        qml.RX(x, 0)
+        return qml.expval(qml.Z(0))
+
+    native = to_native(circuit)
+    x = pnp.array(0.3, requires_grad=True)
+    assert native(x) == pytest.approx(np.cos(0.3))  # evaluating a trainable array is fine
+    with pytest.raises(ValueError, match=r"to_native is not differentiable.*original QNode"):
+        qml.grad(native)(x)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="to_native is not differentiable"):
+        native(torch.tensor(0.3, requires_grad=True))
+    assert float(native(torch.tensor(0.3))) == pytest.approx(np.cos(0.3))

@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also print the native counts after each optimising pass and what each removed",
     )
+    compile_parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="value of an OpenQASM 3 'input float NAME;' (repeatable)",
+    )
     compile_parser.set_defaults(func=_compile)
     server = subparsers.add_parser(
         "ionq-server",
@@ -97,7 +104,7 @@ def _compile(args: argparse.Namespace) -> int:
                 f"{args.file}: not a text file ({exc.reason} at byte {exc.start}); "
                 "give an OpenQASM 2 or 3 program"
             ) from None
-        tape, wires = load_qasm(text, source=args.file)
+        tape, wires = load_qasm(text, source=args.file, params=_params(args.param))
         start = time.perf_counter()
         native = compile_circuit(tape, args.entangler, wires=wires)
         seconds = time.perf_counter() - start
@@ -137,6 +144,24 @@ def _compile(args: argparse.Namespace) -> int:
             print(json.dumps(gate.to_json()))
         print("\n".join(report))
     return 0 if verified else 1
+
+
+def _params(items: list[str]) -> dict[str, float]:
+    """Parse ``--param NAME=VALUE`` options."""
+    from pennylane_qstore.ionq.qasm import QasmError
+
+    params = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip().isidentifier():
+                raise ValueError
+            params[name.strip()] = float(value)
+        except ValueError:
+            raise QasmError(
+                f"--param {item!r}: expected NAME=VALUE with a number, e.g. --param theta=0.3"
+            ) from None
+    return params
 
 
 def _pass_report(tape, entangler: str, wires: list) -> list[str]:

@@ -22,7 +22,8 @@ API (stable):
   ``measured_wires`` per tape, for the IonQ device.
 
 ``entangler="ms"`` targets Aria (partial-angle MS), ``"zz"`` Forte (ZZ). Parameters must be finite
-numbers; the compiled circuit is numeric (not differentiable).
+numbers (gate angles real); the compiled circuit is numeric: ``to_native`` refuses parameters that
+are being differentiated.
 """
 
 from __future__ import annotations
@@ -68,13 +69,66 @@ def _check_entangler(entangler: str) -> None:
 
 def _check_finite(operations: Sequence[Operator]) -> None:
     for op in operations:
-        for value in op.data:
+        ndims = getattr(op, "ndim_params", None) or (0,) * len(op.data)
+        for value, ndim in zip(op.data, ndims, strict=False):
             array = np.asarray(qml.math.unwrap(value))
             if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
                 raise ValueError(
                     f"{op.name} on wires {op.wires.tolist()} has a non-finite or non-numeric "
                     f"parameter {value!r}; IonQ gates need finite numbers"
                 )
+            if ndim == 0 and np.iscomplexobj(array):  # angles; matrices may be complex
+                raise ValueError(
+                    f"{op.name} on wires {op.wires.tolist()} has a complex parameter {value!r}; "
+                    "IonQ gate angles must be real numbers"
+                )
+
+
+def _check_operations(items: Sequence) -> None:
+    for item in items:
+        if isinstance(item, MeasurementProcess):
+            raise TypeError(
+                f"the operation list contains the measurement {item!r}; pass operations only "
+                "(measurements are not compiled) or a tape (whose measurements are ignored)"
+            )
+        if not isinstance(item, Operator):
+            raise TypeError(
+                f"the operation list contains {item!r}, which is not a PennyLane operation; "
+                "pass operations only, or a tape"
+            )
+
+
+def _check_not_trainable(tape: QuantumScript) -> None:
+    """Refuse parameters being differentiated: the compiled circuit is numeric."""
+    for op in tape.operations:
+        for value in op.data:
+            if _is_trainable(value):
+                raise ValueError(
+                    f"to_native is not differentiable, but {op.name} on wires "
+                    f"{op.wires.tolist()} has a parameter being differentiated; differentiate "
+                    "the original QNode instead (or run it on the qstore.ionq device, which "
+                    "compiles at execution)"
+                )
+
+
+def _is_trainable(value) -> bool:
+    interface = qml.math.get_interface(value)
+    if interface == "autograd":
+        from autograd.numpy.numpy_boxes import ArrayBox
+
+        return isinstance(value, ArrayBox)
+    if interface == "torch":
+        return bool(getattr(value, "requires_grad", False))
+    if interface == "tensorflow":
+        return bool(qml.math.requires_grad(value))
+    if interface == "jax":
+        import jax
+
+        return isinstance(value, jax.core.Tracer) and type(value).__name__ in (
+            "JVPTracer",
+            "LinearizeTracer",
+        )
+    return False
 
 
 def _check_passes(passes: Sequence[str]) -> tuple[str, ...]:
@@ -96,7 +150,7 @@ def compile_circuit(
     """Compile the operations of ``circuit`` to IonQ native gates.
 
     Args:
-        circuit: a tape or a list of operations (measurements are ignored).
+        circuit: a tape (its measurements are ignored) or a list of operations only.
         entangler: ``"ms"`` for Aria or ``"zz"`` for Forte.
         wires: wire labels in physical qubit order; defaults to the circuit's wires.
         max_qubits: the target's qubit count; wider circuits are rejected.
@@ -106,13 +160,15 @@ def compile_circuit(
         The native circuit.
 
     Raises:
-        ValueError: bad entangler or pass name, non-finite parameter, too many qubits, unknown
-            wire.
+        ValueError: bad entangler or pass name, non-finite or complex gate angle, too many
+            qubits, unknown wire.
+        TypeError: the operation list holds a measurement or another non-operation.
         UnsupportedOperationError: an operation with no native form or decomposition.
     """
     _check_entangler(entangler)
     passes = _check_passes(passes)
     operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
+    _check_operations(operations)
     _check_finite(operations)
     used = qml.wires.Wires.all_wires([op.wires for op in operations])
     labels = tuple(used.tolist() if wires is None else wires)
@@ -304,7 +360,12 @@ def to_native(
     ...     qml.CNOT([0, 1])
     ...     qml.RX(x, 1)
     ...     return qml.expval(qml.Y(1))
+
+    Raises:
+        ValueError: a parameter is being differentiated (``qml.grad``, torch ``requires_grad``):
+            the compiled circuit is numeric, so differentiate the original QNode instead.
     """
+    _check_not_trainable(tape)
     if tape.batch_size is not None:  # parameter broadcasting: one compiled circuit per value
         expanded, stack = qml.transforms.broadcast_expand(tape)
         return _concatenate([_compile_tape(t, entangler, max_qubits) for t in expanded], stack)

@@ -27,6 +27,9 @@ _TWO_QUBIT = re.compile(
     rf"^(\s*)(rzz|rxx|cu3)\s*\((.*)\)\s*{_QUBIT_ARG}\s*,\s*{_QUBIT_ARG}\s*;(.*)$"
 )
 _GATE_DEFINITION = re.compile(r"^\s*gate\s+(\w+)")
+_RESET = re.compile(r"(?:^|;)\s*reset\b")
+_FOR_LOOP = re.compile(r"(?:^|[;{}])\s*for\b")
+_MISSING_INPUT = re.compile(r"Missing input (\w+)")
 
 
 _STATEMENT = re.compile(r"^(\s*)([A-Za-z_]\w*)\s*(\(.*\))?\s+([^;()]+);(.*)$")
@@ -176,12 +179,15 @@ def _syntax_errors(program: str) -> list[tuple[int, str]]:
     return listener.errors
 
 
-def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[str]]:
+def load_qasm(
+    text: str, source: str = "<qasm>", params: dict[str, float] | None = None
+) -> tuple[QuantumScript, list[str]]:
     """Read an OpenQASM 2 or 3 circuit.
 
     Args:
         text: the program.
         source: name used in error messages (e.g. the file name).
+        params: values of the program's OpenQASM 3 ``input`` variables, by name.
 
     Returns:
         ``(tape, wires)``: the circuit's operations and every declared qubit in declaration order
@@ -203,6 +209,18 @@ def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[st
                 f"{source}:{number}: {line.strip()}: custom gate definitions ({custom.group(1)}) "
                 "are not supported by PennyLane's OpenQASM reader; write the gates out instead"
             )
+        code = _COMMENT.sub("", line)
+        if _RESET.search(code):
+            raise QasmError(
+                f"{source}:{number}: {line.strip()}: reset is not supported; IonQ circuits "
+                "cannot reset a qubit mid-circuit (every qubit starts in |0> and is measured "
+                "once, at the end)"
+            )
+        if _FOR_LOOP.search(code):  # PennyLane's reader treats inclusive ranges as exclusive
+            raise QasmError(
+                f"{source}:{number}: {line.strip()}: for loops are not supported (PennyLane's "
+                "OpenQASM reader runs them with the wrong range); write the loop out instead"
+            )
     _check_no_gate_after_measure(lines, source)
     converted, wires = _to_qasm3(lines)
     program = "\n".join(converted)
@@ -211,9 +229,16 @@ def load_qasm(text: str, source: str = "<qasm>") -> tuple[QuantumScript, list[st
         line, message = syntax[0]
         raise QasmError(f"{source}:{line}: {lines[line - 1].strip()}: syntax error: {message}")
     try:
-        tape = qml.tape.make_qscript(qml.from_qasm3(program))()
+        tape = qml.tape.make_qscript(qml.from_qasm3(program))(**(params or {}))
     except Exception as exc:  # the converter raises many exception types; all mean "cannot read"
         message = str(exc).strip() or type(exc).__name__
+        missing = _MISSING_INPUT.search(message)
+        if missing:
+            name = missing.group(1)
+            message = (
+                f"input {name} has no value; bind it with params={{{name!r}: value}} "
+                f"(qstore compile: --param {name}=VALUE)"
+            )
         line = _line_at_fault(message, lines)
         where = f"{source}:{line}: {lines[line - 1].strip()}" if line else source
         raise QasmError(f"{where}: {message}") from exc
