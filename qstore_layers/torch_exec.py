@@ -3,13 +3,15 @@
 Both paths keep torch tensors all the way, so any torch op in the user's circuit function works
 and autograd differentiates it (first and higher order):
 
-* **engine** (``qstore.router`` / ``default.qubit``, analytic, exact gradient method, a circuit
-  the engine supports): the function is recorded once per call on that call's tensors and
-  simulated in one vectorised pass; the adjoint backward is itself differentiable.
-* **QNode** (every other device, shots, parameter-shift, finite-diff, SPSA, ``probs``, ...): the
-  QNode is called with the whole batch as PennyLane's ``TorchLayer`` calls it, through
-  PennyLane's torch interface with the chosen gradient method (``max_diff=2`` so gradient
-  penalties and Hessians are exact).
+* **engine** (``qstore.router`` / ``default.qubit``, a circuit of Pauli-word expectation values
+  the engine supports): the function is recorded once per call on that call's tensors and the
+  whole batch is simulated in one pass, with every gradient method: adjoint for the exact ones,
+  shifted/perturbed batch rows for parameter-shift, finite-diff and SPSA, and sampling when the
+  QNode has shots (:mod:`pennylane_qstore.engine.recipes`);
+* **QNode** (every other device, shot vectors, ``probs``/``var``/``state``, gates the engine
+  cannot run, QNodes with their own ``gradient_kwargs``): the QNode is called with the whole
+  batch as PennyLane's ``TorchLayer`` calls it, through PennyLane's torch interface with the
+  chosen gradient method (``max_diff=2`` so gradient penalties and Hessians are exact).
 """
 
 from __future__ import annotations
