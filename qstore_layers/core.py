@@ -252,8 +252,9 @@ class BatchExecutor:
     def engine_circuit(self, n_features: int, weight_shapes: Mapping[str, Sequence[int]]) -> Any:
         """The engine fast path for this batch shape, or ``None`` (issue 6, docs/performance.md).
 
-        Analytic batches on ``qstore.router`` / ``default.qubit`` with an exact gradient method
-        are simulated in one pass by :mod:`pennylane_qstore.engine` with one adjoint sweep;
+        Batches on ``qstore.router`` / ``default.qubit`` are simulated in one pass by
+        :mod:`pennylane_qstore.engine`: exact methods by one adjoint sweep, parameter-shift,
+        finite-diff and SPSA by extra batch rows (:meth:`engine_recipe`), with shots sampled;
         circuits the engine cannot run keep the generic path. The engine takes precedence over
         ``async_execution``: one vectorised pass beats chunks that would run serialized on these
         Python-executed devices (measured: 0.1 s vs 51 s for 64 rows on 10 qubits).
