@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 FULL_SIZES = [(4, 32), (7, 32), (10, 32), (14, 32), (4, 256), (7, 256), (10, 256), (14, 256)]
 QUICK_SIZES = [(4, 32), (7, 32), (10, 32), (4, 256), (7, 256)]
 OURS = ("QuantumLinear", "QuantumLayer(W1)", "QuantumDense")
+REFERENCE = "fused torch"
 ANCHORS = ("TorchLayer default.qubit", "TorchLayer lightning", "TorchQuantum", "TFQ")
 LOCAL_WORKERS = {
     "QuantumLinear": "quantum_linear",
@@ -44,6 +45,7 @@ LOCAL_WORKERS = {
     "QuantumDense": "quantum_dense",
     "TorchLayer default.qubit": "torchlayer_dq",
     "TorchLayer lightning": "torchlayer_lightning",
+    "fused torch": "fused_torch",
 }
 EXTERNAL = {"TorchQuantum": ("tq", "anchors/tq_w1.py"), "TFQ": ("tfq", "anchors/tfq_w1.py")}
 
@@ -95,8 +97,76 @@ def w1_qfunc(n: int):
     return circuit
 
 
+def fused_w1(n: int):
+    """W1 written by hand in torch: one dense ``(B, 2**n)`` complex64 state, the per-wire gates
+    as batched 2x2 contractions, the CNOT ring as one index permutation, autograd backward.
+    The reference that the engine path should stay close to (issue 9, item 5)."""
+    import math
+
+    import torch
+
+    class FusedW1(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weights = torch.nn.Parameter(torch.rand(2, n, 3) * 2 * math.pi)
+            index = torch.arange(2**n)
+            ring = index.clone()
+            for i in range(n):  # CNOT(i, i+1 mod n) in order; wire 0 is the most significant bit
+                control, target = n - 1 - i, n - 1 - (i + 1) % n
+                ring = ring[index ^ (((index >> control) & 1) << target)]
+            self.register_buffer("ring", ring)
+
+        @staticmethod
+        def _rot(axis: str, theta: torch.Tensor) -> torch.Tensor:
+            c, s = (
+                torch.cos(theta / 2).to(torch.complex64),
+                torch.sin(theta / 2).to(torch.complex64),
+            )
+            if axis == "x":
+                rows = [[c, -1j * s], [-1j * s, c]]
+            elif axis == "y":
+                rows = [[c, -s], [s, c]]
+            else:
+                e = torch.exp(-0.5j * theta.to(torch.complex64))
+                rows = [[e, torch.zeros_like(e)], [torch.zeros_like(e), e.conj()]]
+            return torch.stack([torch.stack(r, -1) for r in rows], -2)
+
+        def _apply(self, state: torch.Tensor, wire: int, u: torch.Tensor) -> torch.Tensor:
+            state = torch.movedim(state, wire + 1, -1)
+            state = state @ (
+                u.mT if u.dim() == 2 else u.mT.reshape(u.shape[0], *[1] * (n - 1), 2, 2)
+            )
+            return torch.movedim(state, -1, wire + 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            batch = x.shape[0]
+            ry = self._rot("y", x.T.reshape(-1))[..., 0].reshape(n, batch, 2)
+            state = ry[0]
+            for wire in range(1, n):  # product state of the encoding
+                state = (state[:, :, None] * ry[wire][:, None, :]).reshape(batch, -1)
+            state = state.reshape(batch, *[2] * n)
+            for layer in range(2):
+                for wire in range(n):
+                    w = self.weights[layer, wire]
+                    u = self._rot("z", w[2]) @ self._rot("y", w[1]) @ self._rot("x", w[0])
+                    state = self._apply(state, wire, u)
+                state = state.reshape(batch, -1)[:, self.ring].reshape(batch, *[2] * n)
+            outs = []
+            for wire in range(n):
+                psi = torch.movedim(state, wire + 1, 1).reshape(batch, 2, -1)
+                rho = psi @ psi.conj().mT
+                r01 = rho[:, 0, 1]
+                outs += [2 * r01.real, -2 * r01.imag, (rho[:, 0, 0] - rho[:, 1, 1]).real]
+            return torch.stack(outs, -1)
+
+    return FusedW1()
+
+
 def _torch_model(stack: str, n: int):
     import pennylane as qml
+
+    if stack == "fused_torch":
+        return fused_w1(n)
 
     if stack == "quantum_linear":
         from qstore_layers.torch import QuantumLinear
@@ -278,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--repeats", str(repeats), "--cap", str(cap)]
         results[column] = run_modes(column, cmd, env, anchor_modes)
 
-    columns = [c for c in (*OURS, *ANCHORS) if c in results]
-    header = ["n, B", *columns, "QuantumLinear / best anchor"]
+    columns = [c for c in (*OURS, *ANCHORS, REFERENCE) if c in results]
+    header = ["n, B", *columns, "QuantumLinear / best anchor", "QuantumLayer(W1) / fused torch"]
     rows = []
     for n, b in sizes:
         cells = [fmt(results[c].get((n, b))) for c in columns]
@@ -292,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = "n/a"
         if "median" in ours and anchor_times:
             ratio = f"{ours['median'] / min(anchor_times):.2f}"
-        rows.append([f"{n}, {b}", *cells, ratio])
+        w1, fused = results["QuantumLayer(W1)"].get((n, b), {}), results[REFERENCE].get((n, b), {})
+        to_fused = "n/a"
+        if "median" in w1 and "median" in fused:
+            to_fused = f"{w1['median'] / fused['median']:.2f}"
+        rows.append([f"{n}, {b}", *cells, ratio, to_fused])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
