@@ -135,10 +135,8 @@ class AnsatzCircuit:
         return [qml.expval(_PAULIS[p](w)) for p in self.readout for w in wires]
 
 
-def check_amplitude_rows(encoding: str, norms: Any) -> None:
-    """Raise when amplitude encoding receives an all-zero row (it has no normalised state)."""
-    if encoding != "amplitude":
-        return
+def check_amplitude_rows(norms: Any) -> None:
+    """Raise when an amplitude-encoded batch has an all-zero row (it has no normalised state)."""
     zero = [i for i, n in enumerate(norms) if not n > 0]
     if zero:
         raise ValueError(

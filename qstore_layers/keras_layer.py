@@ -83,12 +83,12 @@ def _quantum_call(
     out_dtype = inputs.dtype if inputs.dtype.is_floating else tf.float32
     unbatched = inputs.shape.rank == 1
 
-    def forward_np(x: np.ndarray, *w: np.ndarray) -> np.ndarray:
+    def forward_np(x: np.ndarray, w: Sequence[np.ndarray], with_vjp: bool) -> tuple:
         x2d, _ = validate_inputs(x)
         if x2d.shape[0] == 0:
-            return np.zeros((0, n_outputs))
-        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=False)
-        return result.outputs
+            return np.zeros((0, n_outputs)), None
+        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=with_vjp)
+        return result.outputs, result.vjp
 
     def backward_np(
         token: np.ndarray, x: np.ndarray, dy: np.ndarray, *w: np.ndarray
@@ -103,24 +103,13 @@ def _quantum_call(
         return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
 
     def checked_forward(x: np.ndarray, *w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        token = 0
-        if training:
-            x2d, _ = validate_inputs(x)
-            if x2d.shape[0] == 0:
-                out = np.zeros((0, n_outputs))
-            else:
-                result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True)
-                out = result.outputs
-                if out.shape[1] == n_outputs:
-                    token = _PENDING.put(result.vjp)
-        else:
-            out = forward_np(x, *w)
+        out, vjp = forward_np(x, w, with_vjp=training)
         if out.shape[1] != n_outputs:
             raise ValueError(
                 f"The QNode returns {out.shape[1]} values per sample but the layer was built with "
                 f"output_dim={n_outputs}; pass output_dim={out.shape[1]}."
             )
-        return out, np.int64(token)
+        return out, np.int64(0 if vjp is None else _PENDING.put(vjp))
 
     def second_np(x: np.ndarray, dy: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
         w, dd = rest[: len(names)], rest[len(names) :]

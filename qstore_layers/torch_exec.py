@@ -234,9 +234,7 @@ class TorchExecution:
                 out, returned = traced.with_dtype(dtype).run(
                     x, [weights[n] for n in shapes], ex.engine_recipe()
                 )
-        except (EngineUnsupportedError, RuntimeError, ValueError, TypeError) as exc:
-            # the engine refuses what it cannot run (a custom gate whose matrix does not
-            # broadcast, a wire outside the register, ...): the QNode runs it instead
+        except EngineUnsupportedError as exc:  # the QNode runs what the engine cannot
             logger.debug("engine refused this call (%s); running the QNode", exc)
             return None
         rows = x.shape[0] if batched else 1

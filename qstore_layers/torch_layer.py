@@ -403,7 +403,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             ansatz.check_input_gradient(self.encoding, self.executor.gradient_method)
         if self.encoding == "amplitude" and x.numel():
             ansatz.check_amplitude_rows(
-                self.encoding, torch.linalg.vector_norm(x.detach().reshape(-1, n_features), dim=1)
+                torch.linalg.vector_norm(x.detach().reshape(-1, n_features), dim=1)
             )
         out = run_layer(self.execution, x, {"weights": self.weights})
         return out + self.bias.to(out) if self.bias is not None else out

@@ -107,7 +107,12 @@ class TracedCircuit:
                 f"this call uses wires {tape.wires.tolist()} outside the register "
                 f"{self.wires.tolist()}"
             )
-        out = execute_tape(tape, self.dtype, self.wires, inputs.device, recipe)
+        try:
+            out = execute_tape(tape, self.dtype, self.wires, inputs.device, recipe)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            # the user's function ran fine; the engine cannot simulate what it recorded (e.g. a
+            # custom gate whose matrix does not broadcast): callers fall back to the device
+            raise EngineUnsupportedError(f"the engine cannot simulate this circuit: {exc}") from exc
         return (out if tape.batch_size is not None else out.expand(batch, -1)), returned
 
     def __call__(
