@@ -175,14 +175,20 @@ class IonQClient:
         time.sleep(delay)
 
     # -- jobs --------------------------------------------------------------------------------
-    def submit_job(self, payload: Mapping[str, Any]) -> str:
+    def submit_job(self, payload: Mapping[str, Any], client_id: str | None = None) -> str:
         """Create a job and return its id, never creating it twice.
 
-        The payload is tagged with a fresh client id (``metadata.qstore_client_id`` and, when the
+        The payload is tagged with a client id (``metadata.qstore_client_id`` and, when the
         payload has no name, ``name``). When the answer is lost the client looks the tag up and
         returns the job the server did create; it sends again only when none exists.
+
+        Args:
+            payload: The job body.
+            client_id: The tag (default: a fresh one). A caller that records it before
+                submitting (a budget reservation) can find the job after a crash with
+                :meth:`find_job`.
         """
-        client_id = uuid.uuid4().hex
+        client_id = client_id or uuid.uuid4().hex
         body = dict(payload)
         body["metadata"] = {**dict(body.get("metadata") or {}), CLIENT_ID_KEY: client_id}
         body.setdefault("name", f"qstore-{client_id}")
