@@ -69,6 +69,7 @@ from pennylane_qstore.ionq.preprocess import (
 from pennylane_qstore.ionq.pricing import DEFAULT_RATES, RateCard, job_cost
 from pennylane_qstore.ionq.qis import QIS_OPS, tape_to_qis
 from pennylane_qstore.ionq.results import counts_from_probabilities, measure
+from pennylane_qstore.ionq.structure import StructureCache
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,7 @@ class IonQDevice(Device):
         self.metadata = check_metadata(metadata)
         self.client = IonQClient(api_key=api_key, api_url=api_url)
         self.runs: list[RunRecord] = []
+        self.structure_cache = StructureCache()  # native compiles once per circuit structure
         try:
             self._rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as exc:
@@ -253,7 +255,8 @@ class IonQDevice(Device):
         )
         if self.gateset == "native":
             qubits = BACKEND_QUBITS[self.backend]
-            program.add_transform(compile_to_native, self.entangler, self.wires, qubits)
+            cache = self.structure_cache
+            program.add_transform(compile_to_native, self.entangler, self.wires, qubits, cache)
         return program
 
     # -- execution ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pennylane.wires import Wires
 from pennylane_qstore.ionq.backends import MAX_SHOTS
 from pennylane_qstore.ionq.compiler import compile_circuit
 from pennylane_qstore.ionq.ops import MS, ZZ
+from pennylane_qstore.ionq.structure import StructureCache
 
 
 @transform
@@ -65,19 +66,24 @@ def native_compiles(op: qml.operation.Operator) -> bool:
 
 @transform
 def compile_to_native(
-    tape: QuantumScript, entangler: str, wires: Wires | None, max_qubits: int
+    tape: QuantumScript,
+    entangler: str,
+    wires: Wires | None,
+    max_qubits: int,
+    cache: StructureCache | None = None,
 ) -> tuple[Sequence[QuantumScript], Callable]:
     """Replace the operations by the native gates sent to IonQ (``qml.draw(level="device")``
     then shows them).
 
     The compiler absorbs SWAPs by relabelling: wire ``order[i]`` ends on physical qubit
     ``output_qubits[i]``. Every qubit starts in ``|0>``, so naming each physical qubit after the
-    wire that ends on it keeps the measurements as they are.
+    wire that ends on it keeps the measurements as they are. With a ``cache`` (the device keeps
+    one), circuits of one structure, such as a parameter-shift batch, compile once and then only
+    substitute their angles; the cache compiles afresh whatever its template cannot serve.
     """
     order = Wires(wires if wires is not None else tape.wires)
-    native = compile_circuit(
-        tape.operations, entangler, wires=order.tolist(), max_qubits=max_qubits
-    )
+    compile_fn = compile_circuit if cache is None else cache.compile
+    native = compile_fn(tape.operations, entangler, wires=order.tolist(), max_qubits=max_qubits)
     ends_as = {qubit: order[i] for i, qubit in enumerate(native.output_qubits)}
     labels = [ends_as[qubit] for qubit in range(len(order))]
     operations = [gate.to_operation(labels) for gate in native.gates]
