@@ -77,3 +77,14 @@ def backend(name: str) -> Backend:
         raise ValueError(
             f"unknown IonQ backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}"
         ) from None
+
+
+def debiasing_on(backend_name: str, shots: int, setting: bool | None) -> bool:
+    """Whether IonQ runs (and bills) a job with error mitigation (debiasing).
+
+    An explicit ``True``/``False`` decides; ``None`` is IonQ's default: on for QPU jobs of at least
+    :data:`MIN_SHOTS_ERROR_MITIGATION` shots, off otherwise and on the simulator.
+    """
+    if setting is not None:
+        return bool(setting)
+    return BACKENDS[backend_name].qpu and shots >= MIN_SHOTS_ERROR_MITIGATION
