@@ -13,4 +13,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from pennylane_qstore.budget import Budget, BudgetExhausted  # stdlib only: a cheap import
+
+__all__ = ["Budget", "BudgetExhausted", "__version__"]
