@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -276,6 +276,28 @@ class IonQClient:
             "error_mitigation": str(bool(error_mitigation)).lower(),
         }
         return self.request("GET", "/jobs/estimate", params=params)
+
+    def get_backends(self) -> list[dict[str, Any]]:
+        """Return ``GET /backends``: each backend's ``status``, ``qubits``, ``average_queue_time``
+        (milliseconds), ``last_updated``, ``degraded``, ``supported_error_mitigations``...
+
+        :class:`~pennylane_qstore.ionq.status.BackendMonitor` caches and parses it.
+        """
+        answer = self.request("GET", "/backends")
+        if isinstance(answer, dict) and isinstance(answer.get("backends"), list):
+            return answer["backends"]
+        return answer
+
+    def get_characterizations(self, backend: str, limit: int = 1) -> list[dict[str, Any]]:
+        """Return ``backend``'s newest ``limit`` (1..10) characterizations, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10:
+            raise ValueError(f"limit must be an integer in 1..10, got {limit!r}")
+        answer = self.request(
+            "GET", f"/backends/{quote(backend, safe='')}/characterizations", params={"limit": limit}
+        )
+        if isinstance(answer, dict) and "characterizations" in answer:
+            return answer["characterizations"]
+        return answer
 
     def create_session(
         self,

@@ -8,9 +8,10 @@ Start it from Python::
 or from a shell with ``qstore ionq-server --port 8000``. Faults can be injected with
 :meth:`LocalIonQServer.inject` so clients can be tested on every recovery path.
 
-The HTTP layer is :mod:`.server_http`, payload validation :mod:`.payload`; this module (about 470
-lines, one class) keeps the job store, sessions, pricing answers and every API route together,
-since they share one lock and one job table.
+The HTTP layer is :mod:`.server_http`, payload validation :mod:`.payload`, backends,
+characterizations and estimates :mod:`.server_backends`; this module (about 500 lines, one class)
+keeps the job store, sessions and every API route together, since they share one lock and one
+job table.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from pennylane_qstore.ionq.backends import (
-    BACKEND_NAMES,
-    BACKEND_QUBITS,
-    QPU_BACKENDS,
-)
+from pennylane_qstore.ionq.backends import BACKEND_NAMES, BACKEND_QUBITS
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.payload import ApiError, payload_circuits, validate_payload
 from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
+from pennylane_qstore.ionq.server_backends import (
+    backends_route,
+    default_states,
+    estimate_answer,
+    update_state,
+)
 from pennylane_qstore.ionq.server_http import API_PREFIX, handler_for
 from pennylane_qstore.ionq.simulate import simulate_probabilities
 
@@ -69,6 +72,8 @@ class _Job:
     canceled: bool = False
     failure: dict[str, str] | None = None
     parent: str | None = None
+    queue_time: float | None = None
+    released: float | None = None
 
 
 class LocalIonQServer:
@@ -110,6 +115,7 @@ class LocalIonQServer:
         self._order: list[str] = []
         self._sessions: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
+        self._backends = default_states()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), handler_for(self))
         self._httpd.daemon_threads = True
@@ -194,6 +200,33 @@ class LocalIonQServer:
         with self._lock:
             self._faults.append(fault)
 
+    def set_backend(
+        self,
+        name: str,
+        *,
+        status: str | None = None,
+        average_queue_time_ms: float | None = None,
+        degraded: bool | None = None,
+        queue_time: float | None = None,
+    ) -> None:
+        """Change what ``GET /backends`` reports for ``name`` and how its jobs behave.
+
+        ``status``, ``average_queue_time_ms`` (ms, as IonQ) and ``degraded`` are reported;
+        ``queue_time`` is how many seconds its new jobs really wait here (default: the server's
+        ``queue_time``). Jobs on an ``unavailable`` backend stay ``ready`` until it is
+        ``available`` again; jobs sent to a ``retired`` one are refused (400).
+        """
+        if name not in self._backends:
+            raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
+        with self._lock:
+            state = self._backends[name]
+            update_state(state, status, average_queue_time_ms, degraded, queue_time)
+            if state.status == "available":
+                now = time.monotonic()
+                for job in self._jobs.values():
+                    if job.released is None and job.payload["backend"] == name:
+                        job.released = now
+
     def record_request(self, method: str, path: str) -> None:
         """Append ``(method, path)`` to :attr:`requests` (called by the HTTP layer)."""
         with self._lock:
@@ -214,10 +247,13 @@ class LocalIonQServer:
             return "canceled"
         if job.payload.get("dry_run"):
             return "completed"
-        elapsed = time.monotonic() - job.created
-        if elapsed < self.queue_time / 2:
+        if job.released is None:
             return "ready"
-        if elapsed < self.queue_time:
+        elapsed = time.monotonic() - job.released
+        queue_time = self.queue_time if job.queue_time is None else job.queue_time
+        if elapsed < queue_time / 2:
+            return "ready"
+        if elapsed < queue_time:
             return "started"
         return "failed" if job.failure else "completed"
 
@@ -245,6 +281,7 @@ class LocalIonQServer:
                 "gate_counts": {"1q": n1, "2q": n2},
             },
         }
+        view.update(self._timing_view(job, status))
         if job.parent is not None:
             view["parent_job_id"] = job.parent
         if job.child_ids:
@@ -256,6 +293,12 @@ class LocalIonQServer:
                 "probabilities": {"url": f"{API_PREFIX}/jobs/{job.id}/results/probabilities"}
             }
         return view
+
+    def _timing_view(self, job: _Job, status: str) -> dict[str, Any]:
+        queue_time = self.queue_time if job.queue_time is None else job.queue_time
+        start = None if job.released is None else job.released + queue_time / 2
+        state = self._backends[job.payload["backend"]]
+        return state.job_timing(job.payload, job.gate_counts, status, start)
 
     def _validate(self, payload: Any) -> None:
         validate_payload(
@@ -292,6 +335,11 @@ class LocalIonQServer:
     def create_job(self, payload: Any) -> _Job:
         """Validate, price and simulate a job payload; return the stored job."""
         self._validate(payload)
+        state = self._backends[payload["backend"]]
+        if state.status == "retired":
+            raise ApiError(
+                400, f"backend {state.name} is retired; choose an available one (GET /backends)"
+            )
         circuits = payload_circuits(payload)
         counts = [gate_counts(c["circuit"]) for c in circuits]
         debias = ((payload.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
@@ -306,6 +354,8 @@ class LocalIonQServer:
         failure = None if fault is None else {"code": fault.code, "error": "injected failure"}
         job = _Job(str(uuid.uuid4()), payload, time.monotonic(), circuits, counts, cost)
         job.probabilities, job.failure = probs, failure
+        job.queue_time = state.queue_time
+        job.released = job.created if state.status == "available" else None
         if payload["type"] == "ionq.multi-circuit.v1":
             for circuit, count, result in zip(
                 circuits, counts, probs or [{}] * len(circuits), strict=True
@@ -320,6 +370,8 @@ class LocalIonQServer:
                     probabilities=[result],
                     failure=failure,
                     parent=job.id,
+                    queue_time=job.queue_time,
+                    released=job.released,
                 )
                 job.child_ids.append(child.id)
                 with self._lock:
@@ -378,7 +430,11 @@ class LocalIonQServer:
         if method == "GET" and parts == ["jobs"]:
             return self._list_jobs(query)
         if method == "GET" and parts == ["jobs", "estimate"]:
-            return self._estimate(query)
+            with self._lock:
+                return estimate_answer(query, self.rates, self._backends)
+        if method == "GET" and parts[:1] == ["backends"]:
+            with self._lock:
+                return backends_route(parts, self._backends)
         if method == "POST" and parts == ["sessions"]:
             return self._create_session(body)
         if method == "GET" and len(parts) == 2 and parts[0] == "sessions":
@@ -428,30 +484,6 @@ class LocalIonQServer:
         page = ids[start : start + limit]
         following = ids[start + limit] if start + limit < len(ids) else None
         return {"jobs": [self._job_view(self._jobs[i]) for i in page], "next": following}
-
-    def _estimate(self, query: dict[str, str]) -> dict[str, Any]:
-        try:
-            backend = query["backend"]
-            shots = int(query.get("shots", 100))
-            n1, n2 = int(query.get("1q_gates", 0)), int(query.get("2q_gates", 0))
-        except (KeyError, ValueError) as err:
-            raise ApiError(400, f"bad estimate query: {err}") from None
-        if backend not in BACKEND_QUBITS:
-            raise ApiError(400, f"unknown backend {backend!r}")
-        mitigation = query.get("error_mitigation", "false").lower() == "true"
-        free = backend not in QPU_BACKENDS
-        return {
-            "backend": backend,
-            "estimated_cost": job_cost(backend, shots, [(n1, n2)], mitigation, self.rates),
-            "currency": "USD",
-            "rate_information": {
-                "job_cost_minimum": 0.0
-                if free
-                else (self.rates.minimum_error_mitigation if mitigation else self.rates.minimum),
-                "cost_1q_gate": 0.0 if free else self.rates.per_1q_gate_shot,
-                "cost_2q_gate": 0.0 if free else self.rates.per_2q_gate_shot,
-            },
-        }
 
     def _create_session(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("backend") not in BACKEND_QUBITS:
