@@ -4,7 +4,8 @@ Public API: :class:`RouterDevice` (``qml.device("qstore.router")``), :class:`Rou
 :class:`RoutingRecord`, and target registration (:func:`register_target` and friends).
 """
 
-from .device import RouterDevice, RoutingError
+from .device import RouterDevice
+from .execution import RoutingError
 from .policy import RoutingPolicy, TapeInfo, default_policy, set_default_policy
 from .record import Failure, Route, RoutingRecord
 from .targets import (

@@ -1,23 +1,27 @@
 """``qstore.router``: a PennyLane device that sends each tape to the best available simulator.
 
 The router preprocesses circuits with PennyLane's own transforms (from ``router.toml``), picks a
-fallback chain of targets for every tape with a :class:`~.RoutingPolicy`, executes the tapes of a
-batch grouped per chain (so each target sees one batch), retries a group on the next target of its
-chain when a target raises, and keeps a :class:`~.RoutingRecord` of every batch.
+fallback chain of targets for every tape with a :class:`~.RoutingPolicy`, orders it by the
+``strategy`` (:mod:`.strategy`: fastest, cheapest, hardware), executes the tapes of a batch
+grouped per chain (so each target sees one batch), retries a group on the next target of its
+chain when a target raises, and keeps a :class:`~.RoutingRecord` of every batch and a cost
+ledger (:mod:`pennylane_qstore.budget`).
 
-The module is one class, PennyLane's device API (options, derivative resolution, preprocessing,
-routed execution), about 560 lines: its parts share the router's target cache and chains, and
-the policy (:mod:`.policy`), registry (:mod:`.targets`) and records (:mod:`.record`) are apart.
+The module is one class, PennyLane's device API (options, targets and their chains, derivative
+resolution, preprocessing), about 570 lines: its parts share the router's target cache and
+chains. Execution is :mod:`.execution`; the policy (:mod:`.policy`), registry (:mod:`.targets`)
+and records (:mod:`.record`) are apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -42,26 +46,39 @@ from pennylane.measurements import (
 from pennylane.tape import QuantumScript, QuantumScriptBatch
 from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
-from pennylane.typing import Result, ResultBatch
+from pennylane.typing import ResultBatch
 
+from pennylane_qstore.budget import Budget, CostReport, Ledger, as_budget, current_phase
+from pennylane_qstore.budget import phase as budget_phase
+
+from .execution import RoutedExecution
 from .policy import TARGET_FIELDS, RoutingPolicy, TapeInfo, default_policy
-from .record import Failure, Route, RoutingRecord
+from .record import Route, RoutingRecord
+from .strategy import check_strategy
+from .target_options import check_target_options, covers, options_for
 from .targets import DERIVATIVE_METHODS, get_target, registered_targets, registry_generation
 
 logger = logging.getLogger(__name__)
 _SHADOWS = (ClassicalShadowMP, ShadowExpvalMP)
 
 _DEVICE_DERIVATIVES = tuple(sorted(DERIVATIVE_METHODS))
-_OPTIONS = ("wires", "shots", "seed", "target", "targets", "policy", "fallback")
-
-
-class RoutingError(DeviceError):
-    """Every target of a tape's fallback chain failed; the message names each failure."""
+_OPTIONS = (
+    "wires",
+    "shots",
+    "seed",
+    "target",
+    "targets",
+    "policy",
+    "fallback",
+    "strategy",
+    "budget",
+    "target_options",
+)
 
 
 @simulator_tracking
 @single_tape_support
-class RouterDevice(Device):
+class RouterDevice(RoutedExecution, Device):
     """Routes each tape to a simulator target (``default.qubit``, ``lightning.qubit``, qsim, ...).
 
     Args:
@@ -73,6 +90,14 @@ class RouterDevice(Device):
         targets: Run on these targets, in order: the first one, then the next on failure.
         policy: A :class:`~.RoutingPolicy` replacing the default rules and thresholds.
         fallback: If ``False``, a failing target raises at once instead of passing tapes on.
+        strategy: ``"fastest"`` (simulators; named targets in the order given), ``"cheapest"``
+            or ``"hardware"`` (sampled tapes to the QPU with the shortest expected completion);
+            see :mod:`.strategy`.
+        budget: USD this router may spend on billed targets (a number), or a
+            :class:`~pennylane_qstore.budget.Budget` shared with other devices and processes.
+            Billed targets leave the chain once it cannot pay for a batch.
+        target_options: Keyword options for the devices of targets, keyed by target name or by
+            ``"ionq"`` for every IonQ target, e.g. ``{"ionq": {"api_url": url, "api_key": key}}``.
 
     Raises:
         TypeError: For unknown options (the message lists the valid ones).
@@ -93,6 +118,9 @@ class RouterDevice(Device):
         targets: Sequence[str] | None = None,
         policy: RoutingPolicy | None = None,
         fallback: bool = True,
+        strategy: str = "fastest",
+        budget: float | Budget | None = None,
+        target_options: Mapping[str, Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> None:
         if options:
@@ -108,11 +136,16 @@ class RouterDevice(Device):
         explicit = (
             [target] if target is not None else list(targets) if targets is not None else None
         )
+        self._target_options = check_target_options(target_options)
         if explicit is not None:
             if not explicit:
                 raise ValueError("targets= must name at least one target.")
             for name in explicit:
-                self._check_target(name)
+                self._check_target(name, self._options_for(name))
+        self._strategy = check_strategy(strategy)
+        self._budget = as_budget(budget)
+        self._ledger = self._budget.ledger if self._budget is not None else Ledger()
+        self._label = f"qstore.router#{uuid.uuid4().hex[:8]}"
         if policy is not None and not isinstance(policy, RoutingPolicy):
             raise TypeError(
                 f"policy= takes a pennylane_qstore.router.RoutingPolicy, got {type(policy).__name__}."
@@ -138,6 +171,18 @@ class RouterDevice(Device):
         self._target_setup: dict[tuple, tuple[ExecutionConfig, CompilePipeline]] = {}
         self._chains: dict[tuple, tuple[str, tuple[str, ...]]] = {}
         self.routing_history: deque[RoutingRecord] = deque(maxlen=1000)
+        if self._strategy == "hardware" and self._budget is None:
+            logger.warning(
+                "qstore.router: strategy='hardware' without budget=: spending on QPUs is not "
+                "capped; pass budget=<USD> or a pennylane_qstore.Budget"
+            )
+        for key in self._target_options:  # build one now: a wrong option fails here
+            names = [s.name for s in registered_targets() if covers(key, s.name)]
+            ready = [
+                n for n in names if get_target(n).unavailable_reason(self._options_for(n)) is None
+            ]
+            if ready:
+                self._device(ready[0])
 
     def __getstate__(self) -> dict[str, Any]:
         """Copy and pickle without the built target devices (lightning's C++ state cannot be
@@ -157,6 +202,42 @@ class RouterDevice(Device):
     def policy(self) -> RoutingPolicy:
         """The routing policy in use."""
         return self._policy
+
+    @property
+    def strategy(self) -> str:
+        """The routing strategy: ``"fastest"``, ``"cheapest"`` or ``"hardware"``."""
+        return self._strategy
+
+    @property
+    def budget(self) -> Budget | None:
+        """The budget billed targets draw on (``None``: spending is not capped)."""
+        return self._budget
+
+    @property
+    def ledger(self) -> Ledger:
+        """Where this router's batches and their cost are recorded (the budget's ledger)."""
+        return self._ledger
+
+    @property
+    def has_remote_targets(self) -> bool:
+        """Whether tapes may go to a cloud target (the layers then batch a step's circuits)."""
+        return any(get_target(name).remote for name in self.usable_targets())
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[str]:
+        """Tag the batches run inside the block (``with dev.phase("validation"): ...``)."""
+        with budget_phase(name) as active:
+            yield active
+
+    def cost_report(self, all: bool = False) -> CostReport:
+        """Jobs, circuits, shots, estimated and billed USD, queue and run seconds per phase
+        and target.
+
+        Args:
+            all: Report every device and process of the ledger (a shared
+                :class:`~pennylane_qstore.budget.Budget`), not only this router.
+        """
+        return self._ledger.report(device=None if all else self._label)
 
     @property
     def pinned_targets(self) -> tuple[str, ...] | None:
@@ -189,6 +270,15 @@ class RouterDevice(Device):
         self._check_target(target)
         wires = len(self.wires) if self.wires is not None else 0
         route = Route(target, tuple(range(num_tapes)), wires, None, reason, seconds)
+        self._ledger.record(
+            target=target,
+            phase=current_phase(),
+            jobs=1,
+            circuits=num_tapes,
+            shots=None,
+            exec_s=seconds,
+            device=self._label,
+        )
         record = RoutingRecord(kind, num_tapes, [route])
         self.routing_history.append(record)
         return record
@@ -200,19 +290,27 @@ class RouterDevice(Device):
         else:
             using = f"targets={self.usable_targets()} (auto)"
         shots = f", shots={self.shots.total_shots}" if self.shots else ""
-        return f"<qstore.router device (wires={wires}{shots}) {using}>"
+        strategy = "" if self._strategy == "fastest" else f", strategy={self._strategy!r}"
+        budget = "" if self._budget is None else f", budget=${self._budget.usd:.2f}"
+        return f"<qstore.router device (wires={wires}{shots}{strategy}{budget}) {using}>"
 
     # ------------------------------------------------------------------ targets
 
     @staticmethod
-    def _check_target(name: str) -> None:
+    def _check_target(name: str, options: Mapping[str, Any] | None = None) -> None:
         try:
             spec = get_target(name)
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
-        reason = spec.unavailable_reason()
+        reason = spec.unavailable_reason(options)
         if reason is not None:
             raise ValueError(f"Target {name!r} is not available: {reason}")
+
+    def _options_for(self, name: str) -> dict[str, Any]:
+        return options_for(self._target_options, name)
+
+    def _available(self, name: str) -> bool:
+        return get_target(name).unavailable_reason(self._options_for(name)) is None
 
     def usable_targets(self, gradient_method: str | None = None) -> list[str]:
         """Return the targets this router may use, in fallback order.
@@ -225,8 +323,12 @@ class RouterDevice(Device):
             names = list(self._explicit)
         else:
             named = set(self._policy_names())
+            hardware = self._strategy == "hardware"
             names = [
-                s.name for s in registered_targets() if (s.auto or s.name in named) and s.available
+                s.name
+                for s in registered_targets()
+                if (s.auto or s.name in named or (hardware and s.billed))
+                and self._available(s.name)
             ]
         if gradient_method in _DEVICE_DERIVATIVES:
             names = [n for n in names if gradient_method in get_target(n).derivatives]
@@ -236,11 +338,33 @@ class RouterDevice(Device):
         return [name for field in TARGET_FIELDS for name in getattr(self._policy, field)]
 
     def _device(self, name: str) -> Device:
-        """Return the (lazily built) device of target ``name``."""
+        """Return the (lazily built) device of target ``name``.
+
+        A remote target's device records its jobs in this router's ledger under this router's
+        label and the target's name, and draws on this router's budget.
+        """
         if name not in self._devices:
+            spec = get_target(name)
             seed = int(self._rng.integers(2**31 - 1)) if self._seeded else None
-            self._devices[name] = get_target(name).factory(self.wires, seed)
+            options = self._options_for(name)
+            dev = (
+                spec.factory(self.wires, seed, **options)
+                if options
+                else spec.factory(self.wires, seed)
+            )
+            if spec.remote:
+                self._share_ledger(dev, name)
+            self._devices[name] = dev
         return self._devices[name]
+
+    def _share_ledger(self, dev: Device, name: str) -> None:
+        """Make a remote target's device draw on this router's budget and record its jobs in
+        this router's ledger, under this router's label and the target's name."""
+        if self._budget is not None:
+            dev.budget = self._budget
+        else:
+            dev.ledger = self._ledger
+        dev.cost_label = self._label
 
     def _setup(self, name: str, gradient_method: str | None, interface: Any):
         """Return the target's execution config and preprocessing for a derivative mode."""
@@ -263,6 +387,9 @@ class RouterDevice(Device):
 
     def _compute_chain(self, info: TapeInfo) -> tuple[str, list[str]]:
         usable = self.usable_targets(info.gradient_method)
+        if info.shots is None:  # cloud targets only sample: keep them only if nothing else is named
+            local = [name for name in usable if not get_target(name).remote]
+            usable = local or usable
         if self._explicit is not None:
             option = "target=" if len(self._explicit) == 1 else "targets="
             return f"{option} option", usable
@@ -444,120 +571,10 @@ class RouterDevice(Device):
         pairs = self._run(circuits, config, derivatives=True)
         return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
-    # ------------------------------------------------------------------ routing
-
-    def _run(self, circuits: QuantumScriptBatch, config: ExecutionConfig, derivatives: bool):
-        method = config.gradient_method if config.gradient_method in _DEVICE_DERIVATIVES else None
-        if method == "adjoint" and not derivatives:
-            # Nothing is differentiated here (diff_method="best" resolves to adjoint even for
-            # a plain forward pass): route by the tape itself, e.g. wide tapes to qsim.
-            method = None
-        record = RoutingRecord("derivatives" if derivatives else "execute", len(circuits))
-        groups: dict[tuple, list[int]] = {}
-        for index, tape in enumerate(circuits):
-            shots = tape.shots.total_shots if tape.shots else None
-            shadow = any(isinstance(mp, _SHADOWS) for mp in tape.measurements)
-            info = TapeInfo(len(tape.wires), shots, tape.batch_size, method, shadow)
-            reason, chain = self._chain(info)
-            groups.setdefault((reason, chain, shots), []).append(index)
-        results: list[Any] = [None] * len(circuits)
-        for (reason, chain, shots), indices in groups.items():
-            tapes = [circuits[i] for i in indices]
-            outputs, route = self._run_group(
-                tapes, chain, reason, shots, indices, config, method, derivatives
-            )
-            for i, out in zip(indices, outputs, strict=True):
-                results[i] = out
-            record.routes.append(route)
-        self.routing_history.append(record)
-        if self.tracker.active:
-            self.tracker.update(routing=record.tapes_per_target(), fallbacks=len(record.fallbacks))
-        return tuple(results)
-
-    def _run_group(
-        self,
-        tapes: list[QuantumScript],
-        chain: tuple[str, ...],
-        reason: str,
-        shots: int | None,
-        indices: list[int],
-        config: ExecutionConfig,
-        method: str | None,
-        derivatives: bool,
-    ) -> tuple[Sequence[Any], Route]:
-        num_wires = max(len(t.wires) for t in tapes)
-        if not chain:
-            mode = f" for {method} derivatives" if method else ""
-            raise RoutingError(
-                f"No available target{mode} for a {num_wires}-wire tape; usable targets: "
-                f"{self.usable_targets()}. Run `qstore devices` to see why others are unavailable."
-            )
-        failures: list[Failure] = []
-        start = perf_counter()
-        for name in chain:
-            try:
-                outputs = self._run_on(name, tapes, config, method, derivatives)
-            except Exception as exc:
-                failures.append(Failure(name, f"{type(exc).__name__}: {exc}"))
-                if not self._fallback:
-                    raise
-                logger.warning(
-                    "qstore.router: target %s failed on %d tape(s) (%s: %s); trying the next "
-                    "target of %s",
-                    name,
-                    len(tapes),
-                    type(exc).__name__,
-                    exc,
-                    list(chain),
-                )
-                continue
-            logger.debug("qstore.router: %d tape(s) ran on %s (%s)", len(tapes), name, reason)
-            route = Route(
-                target=name,
-                tapes=tuple(indices),
-                num_wires=num_wires,
-                shots=shots,
-                reason=reason,
-                seconds=perf_counter() - start,
-                failures=tuple(failures),
-            )
-            return outputs, route
-        details = "; ".join(f"{f.target}: {f.error}" for f in failures)
-        raise RoutingError(f"Every target failed for {len(tapes)} tape(s): {details}")
-
-    def _run_on(
-        self,
-        name: str,
-        tapes: list[QuantumScript],
-        config: ExecutionConfig,
-        method: str | None,
-        derivatives: bool,
-    ) -> Sequence[Result] | Sequence[tuple[Result, Any]]:
-        """Run ``tapes`` on target ``name`` through its own preprocessing."""
-        dev = self._device(name)
-        target_config, program = self._setup(name, method, config.interface)
-        new_tapes, postprocess = program(tapes)
-        if not derivatives:
-            return _float64(postprocess(dev.execute(new_tapes, target_config)))
-        if [t.trainable_params for t in new_tapes] != [t.trainable_params for t in tapes]:
-            raise DeviceError(f"{name} would change the trainable parameters of the tapes")
-        values, jacobians = dev.execute_and_compute_derivatives(new_tapes, target_config)
-        return list(zip(_float64(postprocess(values)), _float64(jacobians), strict=True))
-
 
 def _sampled(mp: MeasurementProcess) -> bool:
     """Measurements accepted with shots: samples and classical shadows (their targets run them)."""
     return isinstance(mp, (SampleMeasurement, *_SHADOWS))
-
-
-def _float64(result: Any) -> Any:
-    """Return ``result`` with Python floats as NumPy float64 (lightning returns Python floats,
-    which torch turns into float32 tensors)."""
-    if isinstance(result, float):
-        return np.float64(result)
-    if isinstance(result, (tuple, list)):
-        return type(result)(_float64(r) for r in result)
-    return result
 
 
 def _differentiated_again(circuit: QuantumScript | None) -> bool:

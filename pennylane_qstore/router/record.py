@@ -31,6 +31,10 @@ class Route:
         reason: The policy rule (or user option) that chose the first target of the chain.
         seconds: Wall time spent on this group, failed attempts included.
         failures: Targets tried before ``target`` that raised, in order.
+        skipped: Billed targets left out of the chain for this group, each with why
+            (unavailable, degraded, over budget...).
+        estimated_usd: The estimated price of the group (0 on free targets).
+        cost_usd: What it was billed (``None`` while the provider has not said).
     """
 
     target: str
@@ -40,6 +44,9 @@ class Route:
     reason: str
     seconds: float
     failures: tuple[Failure, ...] = ()
+    skipped: tuple[str, ...] = ()
+    estimated_usd: float = 0.0
+    cost_usd: float | None = 0.0
 
 
 @dataclass
@@ -66,6 +73,12 @@ class RoutingRecord:
         """Every failure that sent tapes to a later target."""
         return [failure for route in self.routes for failure in route.failures]
 
+    @property
+    def cost_usd(self) -> float | None:
+        """What the batch was billed, ``None`` while any group's bill is unknown."""
+        costs = [route.cost_usd for route in self.routes]
+        return None if any(c is None for c in costs) else float(sum(costs))
+
     def tapes_per_target(self) -> dict[str, int]:
         """Return how many tapes each target executed."""
         counts: Counter[str] = Counter()
@@ -88,12 +101,19 @@ class RoutingRecord:
         lines = [f"{self.kind}: {self.num_tapes} tape(s) in {self.seconds * 1e3:.2f} ms"]
         for route in self.routes:
             shots = "analytic" if route.shots is None else f"{route.shots} shots"
+            cost = "" if not route.estimated_usd else _money(route)
             lines.append(
                 f"  {route.target:<16} {len(route.tapes):>4} tape(s)  {route.num_wires:>3} wires  "
-                f"{shots:<12} {route.seconds * 1e3:9.2f} ms  [{route.reason}]"
+                f"{shots:<12} {route.seconds * 1e3:9.2f} ms{cost}  [{route.reason}]"
             )
+            lines.extend(f"    skipped: {note}" for note in route.skipped)
             lines.extend(
                 f"    fallback: {failure.target} failed: {failure.error}"
                 for failure in route.failures
             )
         return "\n".join(lines)
+
+
+def _money(route: Route) -> str:
+    billed = "billed ?" if route.cost_usd is None else f"billed ${route.cost_usd:.2f}"
+    return f"  est ${route.estimated_usd:.2f}, {billed}"

@@ -45,25 +45,40 @@ Rules a target follows:
 * ``derivatives`` lists the device derivative methods (``"adjoint"``, ``"backprop"``) the router may
   delegate to the target; any other method is computed by PennyLane's gradient transforms, whose
   tapes the router executes as one batch.
+* ``remote=True`` marks a target that runs in a cloud service (IonQ): it samples, may queue, and
+  its device records its jobs' cost itself; ``billed=True`` marks one that costs money (a QPU),
+  which the ``hardware`` and ``cheapest`` strategies rank by queue, execution time and price, and
+  which leaves the chain when the budget is spent. ``backend`` names the provider's backend.
+* A factory that accepts keyword options receives the router's ``target_options`` for it.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .strategy import Standing
 
 from pennylane.devices import Device
+from pennylane.tape import QuantumScript
 from pennylane.wires import Wires
 
 TargetFactory = Callable[[Wires | None, int | None], Device]
 """Builds the target's device from the router's wires and a seed."""
 
-AvailabilityCheck = Callable[[], str | None]
-"""Returns ``None`` when available, else the reason it is not (with the fix)."""
+AvailabilityCheck = Callable[..., str | None]
+"""Returns ``None`` when available, else the reason it is not (with the fix); it may take the
+target's options as its one argument."""
+
+StandingOf = Callable[[Device, str, Sequence[QuantumScript]], "Standing"]
+"""``standing(device, name, tapes)``: what a billed target offers for these tapes now."""
 
 DERIVATIVE_METHODS = frozenset({"adjoint", "backprop"})
 """The device derivative methods the router delegates to targets."""
@@ -82,6 +97,11 @@ class TargetSpec:
         derivatives: Device derivative methods the router may delegate to this target.
         auto: Whether the automatic routing policy may choose this target.
         description: One line shown by ``qstore devices``.
+        remote: Whether it runs in a cloud service (sampled, queued, records its own cost).
+        billed: Whether its jobs cost money (QPUs).
+        backend: The provider's backend name (``"qpu.aria-1"``), if any.
+        standing: For billed targets, ``standing(device, name, tapes)`` returning a
+            :class:`~.strategy.Standing` (status, queue, execution time, price) for the tapes.
     """
 
     name: str
@@ -90,10 +110,21 @@ class TargetSpec:
     derivatives: frozenset[str]
     auto: bool
     description: str
+    remote: bool = False
+    billed: bool = False
+    backend: str | None = None
+    standing: StandingOf | None = None
 
-    def unavailable_reason(self) -> str | None:
-        """Return why this target cannot run here, or ``None`` when it can."""
+    def unavailable_reason(self, options: Mapping[str, Any] | None = None) -> str | None:
+        """Return why this target cannot run here, or ``None`` when it can.
+
+        Args:
+            options: The router's ``target_options`` for it; a check that takes an argument
+                sees them (an API key passed as an option makes a cloud target available).
+        """
         try:
+            if inspect.signature(self.check).parameters:
+                return self.check(dict(options or {}))
             return self.check()
         except Exception as exc:  # a broken check must not break the router
             return f"availability check failed: {exc!r}"
@@ -143,6 +174,10 @@ def register_target(
     auto: bool = True,
     description: str = "",
     replace: bool = False,
+    remote: bool = False,
+    billed: bool = False,
+    backend: str | None = None,
+    standing: StandingOf | None = None,
 ) -> TargetSpec:
     """Register a target the router can execute tapes on.
 
@@ -156,6 +191,10 @@ def register_target(
         auto: If ``False`` the automatic policy never picks it; users must name it.
         description: One-line description for ``qstore devices``.
         replace: Allow replacing an existing registration of the same name.
+        remote: The target runs in a cloud service (see the module docstring).
+        billed: Its jobs cost money; implies ``remote``.
+        backend: The provider's backend name.
+        standing: How the strategies rank a billed target (required when ``billed``).
 
     Returns:
         The registered :class:`TargetSpec`.
@@ -177,6 +216,8 @@ def register_target(
             f"Unknown derivative methods {sorted(unknown)} for target {name!r}; "
             f"valid ones are {sorted(DERIVATIVE_METHODS)}."
         )
+    if billed and standing is None:
+        raise ValueError(f"Billed target {name!r} needs standing= (how strategies rank it).")
     spec = TargetSpec(
         name=name,
         factory=factory,
@@ -184,6 +225,10 @@ def register_target(
         derivatives=derivs,
         auto=auto,
         description=description,
+        remote=bool(remote or billed),
+        billed=bool(billed),
+        backend=backend,
+        standing=standing,
     )
     _REGISTRY[name] = spec
     _bump_generation()
