@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from pennylane.tape import QuantumScript
 from pennylane.transforms import broadcast_expand, defer_measurements, split_non_commuting
 from pennylane.wires import Wires
 
+from pennylane_qstore.budget import Budget, Ledger
 from pennylane_qstore.ionq.backends import (
     BACKEND_QUBITS,
     ENTANGLERS,
@@ -42,6 +44,7 @@ from pennylane_qstore.ionq.backends import (
 from pennylane_qstore.ionq.backends import (
     backend as backend_facts,
 )
+from pennylane_qstore.ionq.billing import CostTracking
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.client import IonQClient, job_payload
 from pennylane_qstore.ionq.errors import CostCapExceeded, DryRunComplete
@@ -80,7 +83,7 @@ _ANALYTIC_REFUSED = (
 
 
 @single_tape_support
-class IonQDevice(Device):
+class IonQDevice(CostTracking, Device):
     """Runs circuits on IonQ's cloud (or a :class:`~pennylane_qstore.ionq.server.LocalIonQServer`).
 
     Args:
@@ -104,6 +107,10 @@ class IonQDevice(Device):
         api_key: API key (default ``$IONQ_API_KEY``).
         api_url: API base URL (default ``$IONQ_API_URL`` or ``https://api.ionq.co/v0.4``).
         cost_cap: Largest estimated USD cost of one batch; larger batches are refused.
+        budget: USD limit over every batch: a number (this device alone) or a
+            :class:`~pennylane_qstore.Budget` shared by devices and processes. Each paid batch
+            reserves its estimate first and raises
+            :class:`~pennylane_qstore.BudgetExhausted` when it does not fit (docs/cost.md).
         rates: Rate card used for the estimates.
         max_circuits_per_job: Largest multi-circuit job; bigger batches are split.
         poll_interval: ``(first, longest)`` seconds between status polls (grows 1.5x).
@@ -133,6 +140,7 @@ class IonQDevice(Device):
         api_key: str | None = None,
         api_url: str | None = None,
         cost_cap: float | None = None,
+        budget: float | Budget | None = None,
         rates: RateCard = DEFAULT_RATES,
         max_circuits_per_job: int = 1000,
         poll_interval: float | tuple[float, float] = (0.1, 5.0),
@@ -173,6 +181,9 @@ class IonQDevice(Device):
         self.dry_run = flag("dry_run", dry_run)
         self.session = session_id(session)
         self.cost_cap = non_negative("cost_cap", cost_cap, "US dollars, e.g. cost_cap=10.0")
+        self.budget = budget
+        self._ledger = Ledger()
+        self.cost_label = f"qstore.ionq:{backend}#{uuid.uuid4().hex[:8]}"
         if not isinstance(rates, RateCard):
             raise TypeError(f"rates= takes a pennylane_qstore.ionq.pricing.RateCard, got {rates!r}")
         self.rates = rates
@@ -365,7 +376,18 @@ class IonQDevice(Device):
         )
         if self.cost_cap is not None and estimate > self.cost_cap:
             raise CostCapExceeded(estimate, self.cost_cap)
-        job_ids, answers = await runner.run(self._payloads(specs, plan))
+        bill = None if self.dry_run else self._open_bill(circuits, specs, plan, estimate)
+        runner.on_submit = None if bill is None else bill.submitted
+        try:
+            client_ids = None if bill is None else bill.client_ids
+            job_ids, answers = await runner.run(self._payloads(specs, plan), client_ids)
+        except BaseException as error:
+            if bill is not None:
+                if isinstance(error, Exception):
+                    await runner.call(bill.failed, self.client, list(runner.batch.submitted), error)
+                else:  # interrupted: no more HTTP calls now
+                    bill.failed(self.client, list(runner.batch.submitted), error)
+            raise
         record = RunRecord(
             job_ids=job_ids,
             backend=self.backend,
@@ -379,6 +401,9 @@ class IonQDevice(Device):
             record.cost = await runner.actual_cost(job_ids)
         elif not self.dry_run:
             record.cost = 0.0
+        if bill is not None:
+            jobs = [job for job, _ in answers]
+            await runner.call(bill.completed, record.cost, job_ids, jobs, record.wall_time)
         self.runs.append(record)
         self._track(record)
         logger.debug("IonQ batch ran as jobs %s (estimated $%.2f)", job_ids, estimate)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,7 @@ class JobRunner:
         timeout: Seconds to wait for the batch before cancelling it (``None``: no limit).
         progress: Print progress to stderr after 5 s (``None``: when stderr is a TTY).
         dry_run: Whether the jobs are dry runs (no results to fetch).
+        on_submit: Called with each job id as soon as IonQ returned it (a budget attaches it).
     """
 
     client: IonQClient
@@ -90,19 +91,24 @@ class JobRunner:
     timeout: float | None = None
     progress: bool | None = None
     dry_run: bool = False
+    on_submit: Callable[[str], None] | None = None
     batch: Batch = field(default_factory=Batch)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a blocking call on the pool without blocking the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    async def run(self, payloads: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
+    async def run(
+        self, payloads: list[dict[str, Any]], client_ids: Sequence[str] | None = None
+    ) -> tuple[list[str], list[tuple]]:
         """Submit ``payloads``, wait for every job; return ``(job ids, [(job, probabilities)])``.
 
-        Any exception (including cancellation) cancels the jobs already created, then re-raises.
+        ``client_ids`` (one per payload, default fresh ones) tag the jobs, so a caller that
+        recorded them can find the jobs after a crash. Any exception (including cancellation)
+        cancels the jobs already created, then re-raises.
         """
         try:
-            job_ids = await self._submit_all(payloads)
+            job_ids = await self._submit_all(payloads, client_ids or [None] * len(payloads))
             answers = await gather([self._wait(job_id) for job_id in job_ids])
         except BaseException:
             await self.call(self.cancel)
@@ -132,12 +138,16 @@ class JobRunner:
             with contextlib.suppress(Exception):
                 self.client.cancel_job(job_id)
 
-    async def _submit_all(self, payloads: list[dict[str, Any]]) -> list[str]:
+    async def _submit_all(
+        self, payloads: list[dict[str, Any]], client_ids: Sequence[str | None]
+    ) -> list[str]:
         state = self.batch
 
-        def submit(payload: dict[str, Any]) -> str:
-            job_id = self.client.submit_job(payload)
+        def submit(payload: dict[str, Any], client_id: str | None) -> str:
+            job_id = self.client.submit_job(payload, client_id=client_id)
             state.submitted.append(job_id)  # recorded even if the caller was interrupted
+            if self.on_submit is not None:
+                self.on_submit(job_id)
             circuits = payload["input"].get("circuits")
             logger.debug(
                 "submitted IonQ job %s to %s (%d circuit(s), %d shots each)",
@@ -148,7 +158,10 @@ class JobRunner:
             )
             return job_id
 
-        state.pending = [self.pool.submit(submit, payload) for payload in payloads]
+        state.pending = [
+            self.pool.submit(submit, payload, client_id)
+            for payload, client_id in zip(payloads, client_ids, strict=True)
+        ]
         return await gather([asyncio.wrap_future(f) for f in state.pending])
 
     async def _wait(self, job_id: str) -> tuple[dict[str, Any], Any]:
