@@ -45,6 +45,10 @@ class LayerOptions:
         max_workers: Threads (and chunks) of ``async_execution``; default: CPU count.
         fast_path: Let analytic batches on ``qstore.router`` / ``default.qubit`` run on the
             torch engine (exact, one vectorised pass). ``False`` always uses the device.
+        prefetch_gradients: Submit a training step's parameter-shift / SPSA circuits together
+            with its forward circuits, in the forward pass (one device batch per step).
+            ``None`` (default): on for remote devices (``qstore.ionq``, a ``qstore.router``
+            with IonQ targets); ``True``: on every device; ``False``: off.
     """
 
     gradient_method: str = "best"
@@ -54,6 +58,7 @@ class LayerOptions:
     async_execution: bool = False
     max_workers: int | None = None
     fast_path: bool = True
+    prefetch_gradients: bool | None = None
 
     def __post_init__(self) -> None:
         validate_gradient_method(self.gradient_method)
@@ -74,6 +79,11 @@ class LayerOptions:
         for flag in ("async_execution", "fast_path"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}.")
+        if self.prefetch_gradients is not None and not isinstance(self.prefetch_gradients, bool):
+            raise ValueError(
+                "prefetch_gradients must be None (automatic: on for remote devices), True or "
+                f"False, got {self.prefetch_gradients!r}."
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """The options as keyword arguments (for ``get_config`` and copies)."""

@@ -29,6 +29,8 @@ from pennylane.devices import ExecutionConfig
 
 from qstore_layers.async_exec import PENNYLANE_LOCK
 from qstore_layers.core import BatchExecutor, record_engine_batch
+from qstore_layers.prefetch import prefetch_enabled
+from qstore_layers.torch_prefetch import prefetched_call
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +186,23 @@ class TorchExecution:
         expand = batched and method in _TRANSFORM_METHODS and _trainable_broadcast(tape)
         return self.qnode_for(method, expand)
 
+    def _prefetched(self, kwargs: Mapping[str, Any], batched: bool) -> Any:
+        """The QNode's result with its gradient circuits run in the same batch
+        (:mod:`qstore_layers.prefetch`), or ``None`` when this call does not prefetch."""
+        ex = self.executor
+        method = ex.gradient_method
+        if (
+            not torch.is_grad_enabled()
+            or not any(isinstance(v, torch.Tensor) and v.requires_grad for v in kwargs.values())
+            or qml.measurements.Shots(ex.shots).has_partitioned_shots
+            or not prefetch_enabled(ex.options.prefetch_gradients, ex.qnode.device, method)
+        ):
+            return None
+        plain = self.qnode_for(method, expand=False)
+        tape = plain.construct((), dict(kwargs))
+        expanded = self.qnode_for(method, batched and _trainable_broadcast(tape))
+        return prefetched_call(plain, expanded, tape, kwargs)
+
     def __deepcopy__(self, memo: dict[int, Any]) -> TorchExecution:
         """A copy shares the QNode and its device, as the executor's copies do."""
         return TorchExecution(copy.deepcopy(self.executor, memo))
@@ -204,8 +223,11 @@ class TorchExecution:
             return out
         kwargs = {self.executor.input_arg: x, **weights}
         with PENNYLANE_LOCK, _default_dtype(x.dtype):
-            qnode = self._device_qnode(kwargs, x.dim() > 1)
-            result = qnode(**kwargs)
+            result = self._prefetched(kwargs, x.dim() > 1)
+            qnode = self.qnode
+            if result is None:
+                qnode = self._device_qnode(kwargs, x.dim() > 1)
+                result = qnode(**kwargs)
         if qml.measurements.Shots(self.executor.shots).has_partitioned_shots:
             out = tuple(combine_qnode_result(r, x) for r in result)
         else:

@@ -18,6 +18,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         'The Torch layers need PyTorch: pip install "pennylane-qstore[torch]"'
     ) from exc
 
+from pennylane_qstore.budget import default_phase
 from qstore_layers import ansatz
 from qstore_layers.core import BatchExecutor
 from qstore_layers.options import LayerOptions
@@ -166,6 +167,9 @@ class QuantumLayer(nn.Module):
         max_workers: See ``async_execution``.
         seed: Seed of the SPSA sampler.
         fast_path: Allow the exact engine path (see :mod:`qstore_layers.torch_exec`).
+        prefetch_gradients: Run a step's parameter-shift / SPSA circuits with its forward
+            circuits, in one device batch (``None``: only on remote devices; see
+            :mod:`qstore_layers.prefetch`).
 
     Outputs are shaped as ``TorchLayer`` shapes them: ``(*, n_outputs)`` for several
     measurements (flattened and concatenated), ``(*,)`` for one expectation value, and a leading
@@ -187,6 +191,7 @@ class QuantumLayer(nn.Module):
         max_workers: int | None = None,
         seed: int | None = None,
         fast_path: bool = True,
+        prefetch_gradients: bool | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(qnode, qml.QNode):
@@ -206,6 +211,7 @@ class QuantumLayer(nn.Module):
             async_execution=async_execution,
             max_workers=max_workers,
             fast_path=fast_path,
+            prefetch_gradients=prefetch_gradients,
         )
         self.executor = BatchExecutor(qnode, list(shapes), options=options, input_arg=input_arg)
         self.execution = TorchExecution(self.executor)
@@ -273,8 +279,10 @@ class QuantumLayer(nn.Module):
 
     @torch.compiler.disable(recursive=True)
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Run the QNode on ``inputs`` of shape ``(features,)`` or ``(*, features)``."""
-        return run_layer(self.execution, inputs, self.qnode_weights)
+        """Run the QNode on ``inputs`` of shape ``(features,)`` or ``(*, features)``; cost is
+        tagged with phase ``"training"`` or ``"evaluation"`` from ``self.training``."""
+        with default_phase("training" if self.training else "evaluation"):
+            return run_layer(self.execution, inputs, self.qnode_weights)
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
@@ -306,6 +314,9 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         bias: Add a trainable bias to the outputs.
         seed: Seed of the device's shot sampler (named devices) and of the SPSA sampler.
         fast_path: Allow the exact engine path (see :mod:`qstore_layers.torch_exec`).
+        prefetch_gradients: Run a step's parameter-shift / SPSA circuits with its forward
+            circuits, in one device batch (``None``: only on remote devices; see
+            :mod:`qstore_layers.prefetch`).
 
     Like ``nn.Linear`` it takes ``(*, in_features)`` and returns ``(*, out_features)``.
     """
@@ -329,6 +340,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         bias: bool = False,
         seed: int | None = None,
         fast_path: bool = True,
+        prefetch_gradients: bool | None = None,
     ) -> None:
         super().__init__()
         ansatz.validate_ansatz(n_qubits, n_layers, encoding)
@@ -345,6 +357,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             async_execution=async_execution,
             max_workers=max_workers,
             fast_path=fast_path,
+            prefetch_gradients=prefetch_gradients,
         )
         self.executor = BatchExecutor(
             qnode, ["weights"], options=options, prefer=ansatz.preferred_methods(encoding)
@@ -405,7 +418,8 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             ansatz.check_amplitude_rows(
                 torch.linalg.vector_norm(x.detach().reshape(-1, n_features), dim=1)
             )
-        out = run_layer(self.execution, x, {"weights": self.weights})
+        with default_phase("training" if self.training else "evaluation"):
+            out = run_layer(self.execution, x, {"weights": self.weights})
         return out + self.bias.to(out) if self.bias is not None else out
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
