@@ -6,8 +6,9 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-from pennylane_qstore.ionq.compiler import compile_circuit, native_circuits
+from pennylane_qstore.ionq.compiler import PASSES, compile_circuit, native_circuits
 from pennylane_qstore.ionq.native import gates_from_json
+from pennylane_qstore.ionq.preprocess import compile_to_native
 from pennylane_qstore.ionq.structure import StructureCache
 
 ENTANGLERS = ["ms", "zz"]
@@ -64,12 +65,26 @@ def test_controlled_and_two_qubit_rotations(entangler):
     assert cache.hits >= 5
 
 
-def test_angle_outside_the_template_range_falls_back_exactly():
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_angles_outside_the_template_range_are_folded_exactly(entangler):
     cache = StructureCache()
-    for value in (0.5, 1.0, -0.5, -2.0, 0.0):  # ZZ cannot flip a negative angle in place
-        ops = [qml.Hadamard(0), qml.IsingZZ(value, [0, 1]), qml.RY(0.3, 1)]
-        assert_same_as_fresh(cache.compile(ops, "zz"), ops, "zz")
-    assert cache.misses == 1
+    values = (0.5, 1.0, -0.5, -2.0, 3.0, 7.0, -5.5, 0.5 + np.pi / 2, 0.5 - np.pi)
+    for value in (*values, 0.0, np.pi):  # all quarter-turn branches; at 0 and π gates vanish
+        ops = [qml.Hadamard(0), qml.IsingZZ(value, [0, 1]), qml.RY(0.3, 1), qml.CRX(value, [1, 2])]
+        ops += [qml.RX(0.2, 0), qml.IsingXX(-value, [0, 2])]
+        assert_same_as_fresh(cache.compile(ops, entangler), ops, entangler)
+    assert (cache.misses, cache.hits) == (1, len(values))
+
+
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_every_shift_of_two_qubit_rotations_is_a_hit(entangler):
+    base = np.random.default_rng(7).uniform(-3, 3, 7)
+    cache = StructureCache()
+    for j in range(7):
+        for shift in (np.pi / 2, -np.pi / 2):
+            ops = mixed(base + shift * np.eye(7)[j])
+            assert_same_as_fresh(cache.compile(ops, entangler), ops, entangler)
+    assert (cache.misses, cache.hits) == (1, 14)
 
 
 def test_special_values_and_plain_floats():
@@ -141,3 +156,63 @@ def test_native_circuits_through_the_cache():
         marginal = probs.reshape(2, 2).transpose(order).reshape(-1)
         assert np.isclose(post([[marginal]]), expected, atol=1e-9)
     assert cache.hits == 2
+
+
+class CheckedCache(StructureCache):
+    """A StructureCache that checks every circuit it returns against a fresh compile."""
+
+    checked = 0
+
+    def compile(self, circuit, entangler="ms", wires=None, max_qubits=None, passes=PASSES):
+        native = super().compile(circuit, entangler, wires, max_qubits, passes)
+        assert_same_as_fresh(native, list(circuit), entangler)
+        self.checked += 1
+        return native
+
+
+def hea_tape(weights) -> qml.tape.QuantumScript:
+    ops = [qml.RX(x, w) for w, x in enumerate([0.3, 1.1, -0.4])]
+    ops += [qml.IsingZZ(weights[0, 0, 0], [0, 2])]
+    ops += qml.StronglyEntanglingLayers.compute_decomposition(weights, wires=range(3), ranges=[1])
+    return qml.tape.QuantumScript(ops, [qml.expval(qml.Z(0) @ qml.Z(2))], shots=100)
+
+
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_compile_to_native_serves_a_parameter_shift_batch_from_the_cache(entangler):
+    weights = np.random.default_rng(8).uniform(-np.pi, np.pi, (1, 3, 3))
+    tapes, _ = qml.gradients.param_shift(hea_tape(qml.numpy.array(weights)))
+    cache = CheckedCache()
+    dev = qml.device("default.qubit")
+    for tape in tapes:
+        [native_tape], _ = compile_to_native(tape, entangler, None, 36, cache)
+        assert {op.name for op in native_tape.operations} <= {"GPI", "GPI2", "MS", "ZZ"}
+        probs = [qml.probs(wires=[0, 1, 2])]
+        expected, got = qml.execute(
+            [
+                tape.copy(measurements=probs, shots=None),
+                native_tape.copy(measurements=probs, shots=None),
+            ],
+            dev,
+        )
+        assert np.max(np.abs(got - expected)) < 1e-9
+    assert (cache.misses, cache.hits, cache.checked) == (1, len(tapes), len(tapes))
+
+
+def test_the_device_compiles_a_gradient_step_once_per_structure(server):
+    dev = qml.device("qstore.ionq", wires=3, seed=3, api_url=server.url, api_key=server.api_key)
+    dev.structure_cache = CheckedCache()
+
+    @qml.set_shots(200)
+    @qml.qnode(dev, diff_method="parameter-shift")
+    def circuit(weights):
+        qml.AngleEmbedding([0.3, 1.1, -0.4], wires=range(3))
+        qml.IsingZZ(weights[0, 0, 0], [0, 2])
+        qml.StronglyEntanglingLayers(weights, wires=range(3))
+        return qml.expval(qml.Z(0) @ qml.Z(2))
+
+    weights = qml.numpy.array(np.random.default_rng(9).uniform(-np.pi, np.pi, (1, 3, 3)))
+    grad = qml.grad(circuit)(weights)
+    assert grad.shape == (1, 3, 3)
+    cache = dev.structure_cache
+    assert cache.misses == 1
+    assert cache.hits == cache.checked == 1 + 2 * 9 + 2  # forward, 9 Rot angles, IsingZZ's own
