@@ -50,7 +50,7 @@ class Standing:
     def summary(self) -> str:
         """One line for the routing record."""
         if self.problem is not None:
-            return f"{self.target} skipped: {self.problem}"
+            return f"{self.target}: {self.problem}"
         return (
             f"{self.target} ~{self.completion_s:.1f} s (queue {self.queue_s:.1f} + run "
             f"{self.execution_s:.1f}), ~${self.estimated_usd:.2f}"
