@@ -23,6 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
     ) from exc
 
 from qstore_layers import ansatz
+from qstore_layers.circuit_inputs import EMPTY, CircuitInputs, model_signature, takes_circuits
 from qstore_layers.core import BatchExecutor
 from qstore_layers.options import LayerOptions
 from qstore_layers.validation import validate_inputs, validate_weight_shapes
@@ -366,22 +367,33 @@ class QuantumLayer(_QuantumBase):
             raise TypeError(f"QuantumLayer needs a pennylane QNode, got {type(qnode).__name__}.")
         if int(output_dim) < 1:
             raise ValueError(f"output_dim must be >= 1, got {output_dim}.")
-        self.weight_shapes = validate_weight_shapes(qnode.func, weight_shapes)
+        circuit_mode = takes_circuits(qnode.func)
+        func = model_signature(qnode.func, "inputs") if circuit_mode else qnode.func
+        self.weight_shapes = validate_weight_shapes(func, weight_shapes)
         self.qnode, self.output_dim, self.seed = qnode, int(output_dim), seed
         self.activation = keras.activations.get(activation)
-        self.executor = BatchExecutor(
-            qnode,
-            list(self.weight_shapes),
-            options=LayerOptions(
-                gradient_method=gradient_method,
-                spsa_epsilon=spsa_epsilon,
-                spsa_num_directions=spsa_num_directions,
-                seed=seed,
-                async_execution=async_execution,
-                max_workers=max_workers,
-                fast_path=fast_path,
-            ),
+        options = LayerOptions(
+            gradient_method=gradient_method,
+            spsa_epsilon=spsa_epsilon,
+            spsa_num_directions=spsa_num_directions,
+            seed=seed,
+            async_execution=async_execution,
+            max_workers=max_workers,
+            fast_path=fast_path,
         )
+        self.circuit_inputs: CircuitInputs | None = None
+        """Input circuits of a QNode taking ``circuits``: the layer's input is then a
+        ``tf.string`` tensor of OpenQASM programs (see :mod:`.keras_circuits`)."""
+        if circuit_mode:
+            self.circuit_inputs = CircuitInputs(qnode, list(self.weight_shapes), options)
+            if self.circuit_inputs.takes_features:
+                raise TypeError(
+                    "The Keras QuantumLayer takes input circuits alone: its QNode may take "
+                    "'circuits' or 'inputs', not both. Use the torch QuantumLayer for both."
+                )
+            self.executor = self.circuit_inputs.executor(EMPTY, 0)
+        else:
+            self.executor = BatchExecutor(qnode, list(self.weight_shapes), options=options)
 
     def build(self, input_shape: Any) -> None:
         """Create one weight per entry of ``weight_shapes``."""
@@ -398,7 +410,20 @@ class QuantumLayer(_QuantumBase):
         ]
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
-        """Run the QNode on ``inputs`` of shape ``(*, features)``."""
+        """Run the QNode on ``inputs`` of shape ``(*, features)``, or on a ``tf.string`` tensor
+        of OpenQASM programs of shape ``(batch,)`` / ``(batch, 1)`` for a QNode taking
+        ``circuits``."""
+        if self.circuit_inputs is not None:
+            from qstore_layers.keras_circuits import circuit_call
+
+            out = circuit_call(
+                self.circuit_inputs,
+                inputs,
+                [w.value for w in self.qweights],
+                self.output_dim,
+                training=bool(training),
+            )
+            return self.activation(out) if self.activation is not None else out
         out = _leading_dims_call(
             inputs,
             self.output_dim,
@@ -413,7 +438,9 @@ class QuantumLayer(_QuantumBase):
         return self.activation(out) if self.activation is not None else out
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
-        """``(batch, output_dim)`` for ``(batch, features)`` inputs."""
+        """``(batch, output_dim)`` for ``(batch, features)`` inputs or a batch of circuits."""
+        if self.circuit_inputs is not None:
+            return (input_shape[0], self.output_dim)
         return (*tuple(input_shape)[:-1], self.output_dim)
 
     def get_config(self) -> dict[str, Any]:
