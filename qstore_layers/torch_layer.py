@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 
 from pennylane_qstore.budget import default_phase
 from qstore_layers import ansatz
+from qstore_layers.circuit_inputs import EMPTY, CircuitInputs, model_signature, takes_circuits
 from qstore_layers.core import BatchExecutor
 from qstore_layers.options import LayerOptions
 from qstore_layers.torch_exec import TorchExecution
@@ -202,7 +203,9 @@ class QuantumLayer(nn.Module):
                 f"interface={qnode.interface!r}. Build it with interface='auto' or 'torch'."
             )
         input_arg = type(self)._input_arg
-        shapes = validate_weight_shapes(qnode.func, weight_shapes, input_arg)
+        circuit_mode = takes_circuits(qnode.func)
+        func = model_signature(qnode.func, input_arg) if circuit_mode else qnode.func
+        shapes = validate_weight_shapes(func, weight_shapes, input_arg)
         options = LayerOptions(
             gradient_method=gradient_method,
             spsa_epsilon=spsa_epsilon,
@@ -213,8 +216,17 @@ class QuantumLayer(nn.Module):
             fast_path=fast_path,
             prefetch_gradients=prefetch_gradients,
         )
-        self.executor = BatchExecutor(qnode, list(shapes), options=options, input_arg=input_arg)
-        self.execution = TorchExecution(self.executor)
+        self.circuit_inputs: CircuitInputs | None = None
+        """Input circuits of a QNode taking ``circuits`` (see :mod:`.circuit_inputs`)."""
+        if circuit_mode:
+            self.circuit_inputs = CircuitInputs(
+                qnode, list(shapes), options, input_arg, wrap=TorchExecution
+            )
+            self.execution = self.circuit_inputs.executor(EMPTY, 0)
+            self.executor = self.execution.executor
+        else:
+            self.executor = BatchExecutor(qnode, list(shapes), options=options, input_arg=input_arg)
+            self.execution = TorchExecution(self.executor)
         self.input_arg = input_arg
         self.qnode_weights: dict[str, nn.Parameter] = {}
         """The QNode's weights by name, as ``TorchLayer.qnode_weights`` (forward reads them
@@ -278,15 +290,23 @@ class QuantumLayer(nn.Module):
         return qml.specs(self.execution.qnode)(**self._qnode_kwargs(x))
 
     @torch.compiler.disable(recursive=True)
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs: Any, circuits: Any = None) -> torch.Tensor:
         """Run the QNode on ``inputs`` of shape ``(features,)`` or ``(*, features)``; cost is
-        tagged with phase ``"training"`` or ``"evaluation"`` from ``self.training``."""
+        tagged with phase ``"training"`` or ``"evaluation"`` from ``self.training``.
+
+        A QNode taking ``circuits`` runs ``layer(circuits)`` or ``layer(x, circuits=...)``: a
+        list of input circuits (tapes, OpenQASM 2/3 strings), one per row (docs/layers.md).
+        """
         with default_phase("training" if self.training else "evaluation"):
+            if self.circuit_inputs is not None:
+                from qstore_layers.torch_circuits import run_circuit_batch
+
+                return run_circuit_batch(self.circuit_inputs, inputs, circuits, self.qnode_weights)
             return run_layer(self.execution, inputs, self.qnode_weights)
 
-    async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
+    async def forward_async(self, inputs: Any, circuits: Any = None) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
-        return await _to_thread(self, inputs)
+        return await _to_thread(self, inputs, circuits)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""
