@@ -15,6 +15,7 @@ from pennylane_qstore import __version__
 _COMMAND_MODULES = (
     "pennylane_qstore.router.cli",
     "pennylane_qstore.ionq.cli",
+    "pennylane_qstore.ionq.estimate",
     "pennylane_qstore.k8s.cli",
     "pennylane_qstore.store.cli",
     "pennylane_qstore.convert.cli",
