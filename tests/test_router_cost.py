@@ -223,3 +223,18 @@ def test_without_budget_the_router_reports_its_ionq_jobs(server):
         0,
     )
     assert dev.budget is None
+
+
+def test_a_lasting_skip_warns_once_then_again_when_it_changes(server, caplog):
+    server.set_backend("qpu.aria-1", status="unavailable")
+    dev = _router(server, strategy="hardware", targets=["ionq.qpu.aria-1", "ionq.simulator"])
+    f = _circuit(dev)
+    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.router"):
+        f(0.1)
+        f(0.2)
+        assert len([r for r in caplog.records if "aria-1" in r.message]) == 1
+        server.set_backend("qpu.aria-1", status="available", degraded=True)
+        _fresh_status(server)
+        f(0.3)
+    assert len([r for r in caplog.records if "aria-1" in r.message]) == 2
+    assert "degraded" in caplog.records[-1].message

@@ -42,6 +42,8 @@ class RoutedExecution:
     """Routed execution of batches; mixed into :class:`~.device.RouterDevice`, whose
     ``_chain``, ``_device``, ``_setup``, budget, ledger and history it uses."""
 
+    _warned_skips: frozenset[tuple[str, str]] = frozenset()
+
     def _run(self, circuits: QuantumScriptBatch, config: ExecutionConfig, derivatives: bool):
         method = config.gradient_method if config.gradient_method in _DEVICE_DERIVATIVES else None
         if method == "adjoint" and not derivatives:
@@ -193,8 +195,14 @@ class RoutedExecution:
             sampled=shots is not None,
         )
         skipped = tuple(s.summary() for s in standings if s.problem is not None)
+        # WARNING when a target's problem starts or changes, DEBUG while it lasts (a training
+        # loop would otherwise repeat the same warning every step)
+        kinds = frozenset((s.target, s.problem.split(" (")[0]) for s in standings if s.problem)
+        news = kinds - self._warned_skips
+        self._warned_skips = kinds
         if skipped:
-            logger.warning(
+            logger.log(
+                logging.WARNING if news else logging.DEBUG,
                 "qstore.router: %s; %d tape(s) go to %s instead",
                 "; ".join(skipped),
                 len(tapes),
