@@ -24,15 +24,12 @@ from pennylane_qstore.budget import (
 )
 from pennylane_qstore.budget import phase as budget_phase
 from pennylane_qstore.budget.reconcile import close_from_jobs, timings
-from pennylane_qstore.ionq.backends import QPU_BACKENDS
+from pennylane_qstore.ionq.backends import QPU_BACKENDS, debiasing_on
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.client import IonQClient
 from pennylane_qstore.ionq.pricing import RateCard, job_cost
 
 logger = logging.getLogger(__name__)
-
-DEBIASING_DEFAULT_SHOTS = 500
-"""On QPUs IonQ turns debiasing on by default from this many shots (a higher minimum price)."""
 
 
 def target_name(backend: str, noise_model: str | None) -> str:
@@ -54,13 +51,10 @@ def reservation_estimate(
     With ``error_mitigation=None`` IonQ's default applies, so jobs of 500 or more shots on a QPU
     are priced with the error-mitigation minimum: the reservation never under-counts.
     """
-    total = 0.0
-    for shots, counts in jobs:
-        mitigated = error_mitigation
-        if mitigated is None:
-            mitigated = backend in QPU_BACKENDS and shots >= DEBIASING_DEFAULT_SHOTS
-        total += job_cost(backend, shots, counts, bool(mitigated), rates)
-    return total
+    return sum(
+        job_cost(backend, shots, counts, debiasing_on(backend, shots, error_mitigation), rates)
+        for shots, counts in jobs
+    )
 
 
 class BatchBill:
