@@ -31,6 +31,7 @@ def _rows() -> list[dict]:
                 "available": reason is None,
                 "reason": reason,
                 "auto": spec.auto,
+                "billed": spec.billed,
                 "derivatives": sorted(spec.derivatives),
                 "description": spec.description,
             }
@@ -44,14 +45,22 @@ def _devices(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"targets": rows, "plugin_errors": errors}, indent=2))
         return 0
-    print(f"{'target':<16} {'status':<11} {'routing':<9} {'derivatives':<18} notes")
+    width = max(len("target"), *(len(row["name"]) for row in rows))
+    print(f"{'target':<{width}} {'status':<11} {'routing':<9} {'derivatives':<18} notes")
+    said: set[str] = set()
     for row in rows:
         status = "available" if row["available"] else "missing"
-        routing = "auto" if row["auto"] else "explicit"
+        routing = "auto" if row["auto"] else "billed" if row["billed"] else "explicit"
         derivs = ",".join(row["derivatives"]) or "-"
-        notes = row["description"] if row["available"] else row["reason"]
-        print(f"{row['name']:<16} {status:<11} {routing:<9} {derivs:<18} {notes}")
+        notes = row["description"]
+        if not row["available"]:  # a reason shared by a family of targets is said once
+            notes = row["reason"] if row["reason"] not in said else "(as above)"
+            said.add(row["reason"])
+        print(f"{row['name']:<{width}} {status:<11} {routing:<9} {derivs:<18} {notes}")
     for module, error in errors.items():
         print(f"plugin {module} failed to load: {error}")
-    print(f"\nwide circuits: >= {default_policy().wide_wires} wires (see docs/router.md)")
+    print(
+        f"\nwide circuits: >= {default_policy().wide_wires} wires (see docs/router.md); billed "
+        "targets run when named or with strategy='hardware'/'cheapest'"
+    )
     return 0
