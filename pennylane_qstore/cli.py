@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "pennylane_qstore.router.cli",
     "pennylane_qstore.ionq.cli",
     "pennylane_qstore.ionq.estimate",
+    "pennylane_qstore.budget.cli",
     "pennylane_qstore.k8s.cli",
     "pennylane_qstore.store.cli",
     "pennylane_qstore.convert.cli",
