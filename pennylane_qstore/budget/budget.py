@@ -333,24 +333,9 @@ class Budget:
         only stale ones (a live process still closes its own). Each returned reservation's
         ``state`` says what happened; those still ``"open"`` have jobs still running.
         """
-        from pennylane_qstore.budget.reconcile import close_from_jobs
+        from pennylane_qstore.budget.reconcile import reconcile
 
-        handled = []
-        for reservation in self.open_reservations():
-            if reservation.api_url != client.api_url:
-                continue
-            if not (force or reservation.stale):
-                logger.info(
-                    "reservation %s belongs to running process %d on %s; left to it "
-                    "(force=True reconciles it anyway)",
-                    reservation.id,
-                    reservation.pid,
-                    reservation.host,
-                )
-                continue
-            close_from_jobs(reservation, client)
-            handled.append(reservation)
-        return handled
+        return reconcile(self.ledger, client, force=force)
 
     def report(self, device: str | None = None) -> CostReport:
         """The ledger's cost report (``device=None``: every device's work)."""

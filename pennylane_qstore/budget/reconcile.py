@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pennylane_qstore.budget.budget import Reservation
+from pennylane_qstore.budget.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +69,28 @@ def close_from_jobs(reservation: Reservation, client: Any, wall_s: float = 0.0) 
     queue_s, exec_s = timings(jobs, wall_s)
     reservation.settle(billed, jobs=len(ids), queue_s=queue_s, exec_s=exec_s)
     return reservation.state
+
+
+def reconcile(ledger: Ledger, client: Any, *, force: bool = False) -> list[Reservation]:
+    """Close the open reservations of ``ledger`` made against ``client.api_url``.
+
+    Unless ``force``, only stale ones (a live process still closes its own). Each returned
+    reservation's ``state`` says what happened; those still ``"open"`` have jobs running.
+    """
+    handled = []
+    for row in ledger.reservation_rows("open"):
+        reservation = Reservation(ledger, row)
+        if reservation.api_url != client.api_url:
+            continue
+        if not (force or reservation.stale):
+            logger.info(
+                "reservation %s belongs to running process %d on %s; left to it "
+                "(force=True reconciles it anyway)",
+                reservation.id,
+                reservation.pid,
+                reservation.host,
+            )
+            continue
+        close_from_jobs(reservation, client)
+        handled.append(reservation)
+    return handled
