@@ -3,6 +3,9 @@ one ledger, a process killed between submit and result, injected faults."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import multiprocessing
 import os
 import signal
@@ -251,3 +254,45 @@ def test_simulator_dry_run_phases_and_reports(server) -> None:
     assert without.ledger is budget.ledger
     with pytest.raises(TypeError, match="budget= takes a number"):
         without.budget = "10"
+
+
+def test_cost_report_cli_reconciles_and_prints(server, tmp_path, capsys) -> None:
+    from pennylane_qstore.cli import main
+    from pennylane_qstore.ionq.client import job_payload
+
+    path = tmp_path / "ledger.db"
+    budget = Budget(100.0, ledger=path)
+    qml.execute([tape()], make(server.url, server.api_key, budget))
+    held = budget.reserve(
+        20.0,
+        target="ionq.qpu.aria-1",
+        phase="validation",
+        circuits=1,
+        shots=100,
+        backend=QPU,
+        api_url=server.url,
+    )
+    held.attach(client_ids=["crashed-run"])
+    circuit = [{"gate": "gpi2", "target": 0, "phase": 0.0}]
+    client = IonQClient(api_key=server.api_key, api_url=server.url)
+    job_id = client.submit_job(
+        job_payload([circuit], 1, gateset="native", backend=QPU, shots=100), client_id="crashed-run"
+    )
+    held.leave_open("the test's stand-in for a crash")
+    assert main(["cost-report", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert f"open {held.id} $20.00 ionq.qpu.aria-1 phase=validation" in text and "STALE" in text
+    args = ["cost-report", str(path), "--reconcile", "--api-url", server.url]
+    assert main([*args, "--api-key", server.api_key, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["open"] == [] and data["reconciled"][0]["state"] == "settled"
+    assert data["reconciled"][0]["job_ids"] == [job_id]
+    billed = client.get_cost(job_id)["cost"]["value"]
+    assert data["totals"]["billed_usd"] == pytest.approx(budget.spent)
+    assert [r["phase"] for r in data["rows"]] == ["default", "validation"]
+    assert data["rows"][1]["billed_usd"] == pytest.approx(billed)
+    assert main(["cost-report", str(path), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["target"] for r in rows] == ["ionq.qpu.aria-1"] * 2 and rows[0]["jobs"] == "1"
+    assert main(["cost-report", str(tmp_path / "missing.db")]) == 2
+    assert "no ledger at" in capsys.readouterr().err
