@@ -475,3 +475,33 @@ def test_to_native_refuses_to_be_differentiated():
     with pytest.raises(ValueError, match="to_native is not differentiable"):
         native(torch.tensor(0.3, requires_grad=True))
     assert float(native(torch.tensor(0.3))) == pytest.approx(np.cos(0.3))
+
+
+def test_one_measurement_path_for_device_counts_and_compiler_probabilities():
+    """results.measure (device) agrees with PennyLane's own process_counts on the same counts."""
+    from pennylane_qstore.ionq.results import from_probabilities, marginal, measure
+
+    rng = np.random.default_rng(11)
+    states = np.arange(8)
+    counts = rng.multinomial(1000, rng.dirichlet(np.ones(8)))
+    herm = qml.Hermitian(np.array([[1.0, 0.5], [0.5, -2.0]]), wires="b")
+    mps = [
+        qml.expval(qml.Z("c") @ qml.Z("a")),
+        qml.var(herm),
+        qml.probs(wires=["c", "a"]),
+        qml.expval(qml.X("b")),
+    ]
+    order = qml.wires.Wires(["a", "b", "c"])
+    qubits = [2, 0, 1]  # wire "a" ended on physical qubit 2, and so on
+    tape = qml.tape.QuantumScript([], mps, shots=1000)
+    got = measure(tape, states, counts, qubits, order, rng)
+    histogram: dict[str, int] = {}
+    for state, count in zip(states, counts, strict=True):
+        key = "".join(str((state >> q) & 1) for q in qubits)
+        histogram[key] = histogram.get(key, 0) + int(count)
+    for value, mp in zip(got, mps, strict=True):
+        assert np.allclose(value, mp.process_counts(histogram, order), atol=1e-12)
+    probs = marginal(states, counts / 1000, [1, 2])  # "c" then "a"
+    assert np.allclose(from_probabilities(mps[2], probs), got[2])
+    with pytest.raises(TypeError, match="cannot be computed from probabilities"):
+        from_probabilities(qml.sample(wires=[0]), probs)

@@ -41,6 +41,7 @@ from pennylane_qstore.ionq.lowering import UnsupportedOperationError, lower
 from pennylane_qstore.ionq.native import NativeCircuit
 from pennylane_qstore.ionq.ops import rad_to_turns, wrap_turns
 from pennylane_qstore.ionq.passes import CircuitBuilder, emit
+from pennylane_qstore.ionq.results import from_probabilities
 from pennylane_qstore.ionq.resynthesis import program, replay, resynthesise_blocks
 
 ENTANGLERS = ("ms", "zz")
@@ -312,23 +313,13 @@ def native_circuits(
         values = []
         for mps, probs_list in zip(sources, results, strict=True):
             out = tuple(
-                _from_probs(mp, np.asarray(p)) for mp, p in zip(mps, probs_list, strict=True)
+                from_probabilities(mp, np.asarray(p, dtype=float))
+                for mp, p in zip(mps, probs_list, strict=True)
             )
             values.append(out[0] if len(out) == 1 else out)
         return split_fn(values)
 
     return jobs, postprocess
-
-
-def _from_probs(mp: MeasurementProcess, probs: np.ndarray):
-    """Return ``mp``'s value (diagonal observable) from the probabilities of its wires."""
-    if isinstance(mp, ProbabilityMP):
-        return probs
-    eigvals = np.asarray(mp.eigvals(), dtype=float)
-    mean = float(probs @ eigvals)
-    if isinstance(mp, ExpectationMP):
-        return mean
-    return float(probs @ eigvals**2 - mean**2)
 
 
 @qml.transform

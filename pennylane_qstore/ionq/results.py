@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pennylane.measurements import ExpectationMP, ProbabilityMP, VarianceMP
+from pennylane.measurements import ExpectationMP, MeasurementProcess, ProbabilityMP, VarianceMP
 from pennylane.tape import QuantumScript
 from pennylane.wires import Wires
 
@@ -50,6 +50,38 @@ def samples_from_counts(
     return ((outcomes[:, None] >> np.arange(num_qubits)) & 1).astype(np.int64)
 
 
+def marginal(states: np.ndarray, weights: np.ndarray, qubits: Sequence[int]) -> np.ndarray:
+    """Return the probability vector of ``qubits`` (first most significant).
+
+    Args:
+        states: Basis states (bit ``q`` is physical qubit ``q``).
+        weights: Probability (or shot fraction) of each state.
+        qubits: The physical qubits to keep, in the order of the result's bits.
+    """
+    index = np.zeros(len(states), dtype=np.int64)
+    for qubit in qubits:
+        index = (index << 1) | ((states >> qubit) & 1)
+    return np.bincount(index, weights=weights, minlength=2 ** len(qubits)).astype(float)
+
+
+def from_probabilities(mp: MeasurementProcess, probs: np.ndarray) -> Any:
+    """Return ``mp``'s value from the probabilities of its wires (first wire most significant).
+
+    ``expval``/``var`` read their observable's eigenvalues in the basis its diagonalizing gates
+    rotate to, so those gates must have run. Used by the device (:func:`measure`) and by the
+    compiler's :func:`~pennylane_qstore.ionq.compiler.to_native` post-processing.
+    """
+    if isinstance(mp, ProbabilityMP):
+        return probs
+    if not isinstance(mp, ExpectationMP | VarianceMP):
+        raise TypeError(f"{type(mp).__name__} cannot be computed from probabilities alone")
+    eigvals = np.asarray(mp.eigvals(), dtype=float)
+    mean = probs @ eigvals
+    if isinstance(mp, ExpectationMP):
+        return mean
+    return probs @ eigvals**2 - mean**2
+
+
 def measure(
     circuit: QuantumScript,
     states: np.ndarray,
@@ -77,12 +109,13 @@ def measure(
         isinstance(mp, _FROM_COUNTS) and mp.wires for mp in circuit.measurements
     )
     if from_counts:
-        histogram: dict[str, int] = {}
-        for bits, count in zip((states[:, None] >> columns) & 1, counts, strict=True):
-            if count:
-                key = "".join(map(str, bits))
-                histogram[key] = histogram.get(key, 0) + int(count)
-        values = tuple(mp.process_counts(histogram, wire_order) for mp in circuit.measurements)
+        shots = max(int(np.sum(counts)), 1)
+        values = tuple(
+            from_probabilities(
+                mp, marginal(states, counts / shots, columns[wire_order.indices(mp.wires)])
+            )
+            for mp in circuit.measurements
+        )
         return values[0] if len(values) == 1 else values
 
     samples = samples_from_counts(states, counts, int(columns.max(initial=-1)) + 1, rng)
