@@ -39,7 +39,12 @@ def qasm(tmp_path: Path) -> Path:
 
 def test_published_rates_by_hand() -> None:
     estimate = estimate_training(
-        backend_name="qpu.forte-1", shots=1000, gates=(40, 12), circuits_per_step=1568, steps=100
+        backend_name="qpu.forte-1",
+        shots=1000,
+        gates=(40, 12),
+        circuits_per_step=1568,
+        steps=100,
+        error_mitigation=False,
     )
     per_circuit = 12.4166 + 1000 * (0.000220 * 40 + 0.000975 * 12)  # Azure's published formula
     assert estimate.circuits == 156_800
@@ -53,7 +58,16 @@ def test_published_rates_by_hand() -> None:
     )
     assert mitigated.published_usd == pytest.approx(97.50 + 500 * (0.000220 + 0.000975))
     free = estimate_training(backend_name="simulator", shots=1000, gates=(40, 12), steps=10)
-    assert free.published_usd == 0.0 and free.execution_s == 0.0
+    assert free.published_usd == 0.0 and free.execution_s == 0.0 and not free.error_mitigation
+
+
+def test_error_mitigation_defaults_to_ionqs_default() -> None:
+    at_500 = estimate_training(backend_name="qpu.aria-1", shots=500, gates=(1, 1))
+    assert at_500.error_mitigation  # IonQ debiases QPU jobs of >= 500 shots unless told not to
+    assert at_500.published_usd == pytest.approx(97.50 + 500 * (0.000220 + 0.000975))
+    below = estimate_training(backend_name="qpu.aria-1", shots=499, gates=(1, 1))
+    assert not below.error_mitigation
+    assert below.published_usd == pytest.approx(12.4166 + 499 * (0.000220 + 0.000975))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +117,12 @@ def test_api_estimate_both_spellings_and_queue(server: LocalIonQServer, client: 
         parse_api_estimate({"rate_card": {}})
 
     estimate = estimate_training(
-        backend_name="qpu.aria-1", shots=1000, gates=(7, 2), steps=4, client=client
+        backend_name="qpu.aria-1",
+        shots=1000,
+        gates=(7, 2),
+        steps=4,
+        error_mitigation=False,
+        client=client,
     )
     assert estimate.api_usd == pytest.approx(4 * published) == estimate.published_usd
     assert estimate.queue_s == 600.0 and estimate.execution_s == pytest.approx(4 * execution_s)
@@ -121,20 +140,22 @@ def test_qasm_counts_come_from_the_native_compiler(qasm: Path) -> None:
 def test_cli_table_and_json(
     server: LocalIonQServer, qasm: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    assert main(["estimate", str(qasm), "--backend", "qpu.aria-1", "--shots", "1000"]) == 0
+    argv = ["estimate", str(qasm), "--backend", "qpu.aria-1", "--no-error-mitigation"]
+    assert main(argv) == 0
     table = capsys.readouterr().out
     assert "published rates (azure-quantum)" in table and "not asked" in table
+    assert "error mitigation off" in table
     _, n1, n2 = qasm_gate_counts(qasm, "qpu.aria-1")
     usd = 12.4166 + 1000 * (0.000220 * n1 + 0.000975 * n2)
     assert f"{usd:,.2f}" in table
     argv = ["estimate", str(qasm), "--circuits-per-step", "10", "--steps", "3", "--json"]
-    argv += ["--api-url", server.url, "--api-key", server.api_key, "--error-mitigation"]
+    argv += ["--api-url", server.url, "--api-key", server.api_key]  # 1000 shots: debiased
     assert main(argv) == 0
     record = json.loads(capsys.readouterr().out)
     mitigated = 30 * (97.50 + 1000 * (0.000220 * n1 + 0.000975 * n2))
     assert record["circuits"] == 30 and record["published_usd"] == pytest.approx(mitigated)
     assert record["api_usd"] == pytest.approx(mitigated) and record["api_url"] == server.url
-    assert record["queue_s"] == 600.0
+    assert record["queue_s"] == 600.0 and record["error_mitigation"] is True
     assert ("GET", "/v0.4/jobs/estimate") in server.requests
 
 
@@ -149,7 +170,7 @@ def test_cli_without_reachable_api_still_prices(
     assert main(["estimate", "--gates", "40,12", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["api_usd"] is None and "not available" in record["api_note"]
-    assert record["published_usd"] == pytest.approx(12.4166 + 1000 * (0.0088 + 0.0117))
+    assert record["published_usd"] == pytest.approx(97.50 + 1000 * (0.0088 + 0.0117))
 
 
 @pytest.mark.parametrize(

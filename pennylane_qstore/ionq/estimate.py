@@ -18,7 +18,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from pennylane_qstore.ionq.backends import MAX_SHOTS, MIN_SHOTS_ERROR_MITIGATION, backend
+from pennylane_qstore.ionq.backends import (
+    MAX_SHOTS,
+    MIN_SHOTS_ERROR_MITIGATION,
+    backend,
+    debiasing_on,
+)
 from pennylane_qstore.ionq.errors import IonQError
 from pennylane_qstore.ionq.pricing import DEFAULT_RATES, RateCard, circuit_cost
 from pennylane_qstore.ionq.status import monitor_for, predict_execution_s
@@ -161,7 +166,7 @@ def estimate_training(
     qubits: int | None = None,
     circuits_per_step: int = 1,
     steps: int = 1,
-    error_mitigation: bool = False,
+    error_mitigation: bool | None = None,
     rates: RateCard = DEFAULT_RATES,
     client: IonQClient | None = None,
 ) -> Estimate:
@@ -174,7 +179,8 @@ def estimate_training(
         qubits: Register size (default: the fewest the gates need; it does not change prices).
         circuits_per_step: Circuits per training step (forward plus gradient circuits).
         steps: Training steps.
-        error_mitigation: Debiasing on (needs at least 500 shots, raises the per-job minimum).
+        error_mitigation: Debiasing on (needs at least 500 shots, raises the per-job minimum);
+            ``None``: IonQ's default, on for QPU jobs of at least 500 shots.
         rates: Published rate card.
         client: When given, also ask its API for its estimate, queue and characterization.
 
@@ -191,6 +197,7 @@ def estimate_training(
             f"error mitigation needs at least {MIN_SHOTS_ERROR_MITIGATION} shots, got {shots}; "
             "raise shots or leave error mitigation off"
         )
+    error_mitigation = debiasing_on(spec.name, shots, error_mitigation)
     qubits = (2 if n2 else 1) if qubits is None else _count(qubits, "qubits", 1)
     if qubits > spec.qubits:
         raise ValueError(f"{spec.name} has {spec.qubits} qubits; the circuit needs {qubits}")
@@ -272,7 +279,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--qubits", type=int, help="register size with --gates (default: fewest)")
     parser.add_argument("--circuits-per-step", type=int, default=1, help="circuits per step (1)")
     parser.add_argument("--steps", type=int, default=1, help="training steps (1)")
-    parser.add_argument("--error-mitigation", action="store_true", help="debiasing on")
+    parser.add_argument(
+        "--error-mitigation",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="debiasing on/off (default: IonQ's, on for QPU jobs of >= 500 shots)",
+    )
     parser.add_argument(
         "--param",
         action="append",
