@@ -233,3 +233,13 @@ def test_budgets_copy_and_pickle(tmp_path) -> None:
 def test_top_level_exports() -> None:
     assert pennylane_qstore.Budget is Budget
     assert pennylane_qstore.BudgetExhausted is BudgetExhausted
+
+
+def test_a_different_budget_on_one_ledger_warns(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "run.sqlite"
+    reserve(Budget(20.0, ledger=path), 1.0)
+    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.budget"):
+        reserve(Budget(20.0, ledger=path), 1.0)
+        assert caplog.records == []
+        reserve(Budget(40.0, ledger=path), 1.0)
+    assert "last used with a $20.00 budget, this Budget is $40.00" in caplog.text

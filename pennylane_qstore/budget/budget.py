@@ -309,6 +309,7 @@ class Budget:
         }
         with self.ledger.transaction() as conn:
             spent, reserved = self.ledger.totals_micro(conn)
+            previous = self.ledger.swap_budget(conn, to_micro(self._usd))
             if spent + reserved + amount > to_micro(self._usd):
                 raise BudgetExhausted(to_usd(amount), to_usd(spent), to_usd(reserved), self._usd)
             stored = {**row, "client_ids": "[]", "job_ids": "[]"}
@@ -319,6 +320,14 @@ class Budget:
             )
             with _in_flight_lock:
                 _in_flight.add(row["id"])
+        if previous is not None and previous != to_micro(self._usd):
+            logger.warning(
+                "ledger %s was last used with a $%.2f budget, this Budget is $%.2f: give every "
+                "device and process of one run the same Budget(usd, ledger=...)",
+                self.ledger.path,
+                to_usd(previous),
+                self._usd,
+            )
         logger.debug("reserved $%.6f for %s (%s)", to_usd(amount), target, row["id"])
         return Reservation(self.ledger, row)
 

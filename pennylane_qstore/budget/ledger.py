@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS reservations (
     created REAL NOT NULL, updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reservations_state ON reservations (state);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS usage (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     reservation_id TEXT REFERENCES reservations (id),
@@ -158,6 +159,15 @@ class Ledger:
             "SELECT COALESCE(SUM(micro_usd), 0) FROM reservations WHERE state = 'open'"
         ).fetchone()[0]
         return int(spent), int(reserved)
+
+    @staticmethod
+    def swap_budget(conn: sqlite3.Connection, micro_usd: int) -> int | None:
+        """Store the budget (micro-dollars) of the latest reservation; return the previous one."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'budget_micro'").fetchone()
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('budget_micro', ?)", (str(micro_usd),)
+        )
+        return None if row is None else int(row[0])
 
     @staticmethod
     def insert_usage(conn: sqlite3.Connection, **row: Any) -> None:
