@@ -22,12 +22,14 @@ validation, options and the device-Jacobian shortcut live in their own modules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import dataclasses
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +181,9 @@ class BatchExecutor:
             method = qnode.diff_method
         self.options = options
         self.qnode = qnode
+        self.prefer = tuple(prefer)
+        self.phase: str | None = None
+        """An explicit cost phase for this executor's work (set by :meth:`running_on`)."""
         self.qnode_gradient_kwargs = dict(getattr(qnode, "gradient_kwargs", None) or {})
         self.input_arg = input_arg
         self.weight_names = tuple(weight_names)
@@ -194,6 +199,32 @@ class BatchExecutor:
         self._local = threading.local()
         self._template = _pristine_copy(qnode.device) if self.async_execution else None
         self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape
+
+    def for_device(self, device: Any) -> BatchExecutor:
+        """A copy of this executor that runs on ``device``, with the device's shots and the
+        ``best`` gradient method there (validation on another device; the options are kept)."""
+        qnode = qml.set_shots(self.qnode.update(device=device, diff_method="best"), device.shots)
+        return BatchExecutor(
+            qnode,
+            self.weight_names,
+            options=dataclasses.replace(self.options, gradient_method="best"),
+            prefer=self.prefer,
+            input_arg=self.input_arg,
+        )
+
+    @contextlib.contextmanager
+    def running_on(self, device: Any, phase: str | None = None) -> Iterator[BatchExecutor]:
+        """Run on ``device`` inside the block (in place, so code holding this executor, such as
+        a traced Keras function, follows), tagging its cost with ``phase``; restored on exit."""
+        other = self.for_device(device)
+        other.phase = phase
+        saved = dict(self.__dict__)
+        self.__dict__.update(other.__dict__)
+        try:
+            yield self
+        finally:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
 
     def engine_recipe(self) -> Any:
         """The engine's derivative recipe for this layer's method (``None``: adjoint)."""
