@@ -60,6 +60,15 @@ def takes_circuits(func: Callable[..., Any], circuit_arg: str = CIRCUIT_ARG) -> 
     return circuit_arg in inspect.signature(func).parameters
 
 
+@functools.lru_cache(maxsize=4096)
+def _read_program(text: str) -> QuantumScript:
+    """An OpenQASM program as a tape; cached, since a data set feeds the same strings every
+    epoch (tapes are not modified by the layers)."""
+    from pennylane_qstore.convert import convert
+
+    return convert(text, to="tape")
+
+
 def _as_tape(obj: Any, row: int) -> QuantumScript:
     """One row's circuit as a tape: tapes as they are, anything else through ``convert``."""
     if isinstance(obj, QuantumScript):
@@ -69,7 +78,7 @@ def _as_tape(obj: Any, row: int) -> QuantumScript:
     from pennylane_qstore.convert import ConversionError, convert
 
     try:
-        return convert(obj, to="tape")
+        return _read_program(obj) if isinstance(obj, str) else convert(obj, to="tape")
     except ConversionError as exc:
         raise ValueError(f"Input circuit {row} cannot be read: {exc}") from exc
 
