@@ -211,12 +211,21 @@ def test_failed_job_reports_code(server: LocalIonQServer, client: IonQClient) ->
     assert job["failure"]["code"] == "CompilationError"
 
 
+@pytest.mark.parametrize(("shots", "minimum"), [(499, 12.4166), (500, 97.50)])
+def test_qpu_jobs_are_debiased_by_default_from_500_shots(client, shots, minimum) -> None:
+    payload = job_payload([BELL], 2, gateset="qis", backend="qpu.aria-1", shots=shots)
+    billed = client.get_cost(client.submit_job(payload))["cost"]["value"]
+    assert billed == pytest.approx(minimum + shots * (0.00022 + 0.000975), abs=1e-6)
+
+
 def test_cost_estimate_session_limit_and_dry_run(client: IonQClient) -> None:
     estimate = client.estimate("qpu.aria-1", 2, 1000, gates_1q=1, gates_2q=1)
     assert estimate["estimated_cost"] == pytest.approx(12.4166 + 1000 * (0.00022 + 0.000975))
     assert estimate["rate_information"]["cost_2q_gate"] == 0.000975
     session = client.create_session("qpu.aria-1", cost_limit=20.0)
-    payload = job_payload([BELL], 2, gateset="qis", backend="qpu.aria-1", shots=1000)
+    payload = job_payload(
+        [BELL], 2, gateset="qis", backend="qpu.aria-1", shots=1000, error_mitigation=False
+    )
     job_id = client.submit_job({**payload, "session_id": session["id"]})
     cost = client.get_cost(job_id)
     assert cost["cost"]["value"] == pytest.approx(estimate["estimated_cost"], abs=1e-6)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pennylane_qstore.ionq.backends import BACKEND_NAMES, BACKEND_QUBITS
+from pennylane_qstore.ionq.backends import BACKEND_NAMES, BACKEND_QUBITS, debiasing_on
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.payload import ApiError, payload_circuits, validate_payload
 from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
@@ -342,10 +342,9 @@ class LocalIonQServer:
             )
         circuits = payload_circuits(payload)
         counts = [gate_counts(c["circuit"]) for c in circuits]
-        debias = ((payload.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
-        cost = job_cost(
-            payload["backend"], payload.get("shots", 100), counts, bool(debias), self.rates
-        )
+        setting = ((payload.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
+        debias = debiasing_on(payload["backend"], payload.get("shots", 100), setting)
+        cost = job_cost(payload["backend"], payload.get("shots", 100), counts, debias, self.rates)
         session_id = payload.get("session_id")
         if session_id is not None:
             self._charge_session(session_id, payload["backend"], cost)
@@ -366,7 +365,9 @@ class LocalIonQServer:
                     job.created,
                     [circuit],
                     [count],
-                    job_cost(payload["backend"], payload.get("shots", 100), [count], bool(debias)),
+                    job_cost(
+                        payload["backend"], payload.get("shots", 100), [count], debias, self.rates
+                    ),
                     probabilities=[result],
                     failure=failure,
                     parent=job.id,
