@@ -45,16 +45,20 @@ def tape(shots: int = 100) -> QuantumScript:
 
 def _spend(url: str, key: str, ledger: str, usd: float, batches: int, barrier, out) -> None:
     """A process that keeps submitting one-circuit QPU batches until its budget refuses."""
-    dev = make(url, key, Budget(usd, ledger=ledger))
-    barrier.wait()
-    ran = refused = 0
-    for _ in range(batches):
-        try:
-            qml.execute([tape()], dev)
-            ran += 1
-        except BudgetExhausted:
-            refused += 1
-    out.put((ran, refused))
+    try:
+        dev = make(url, key, Budget(usd, ledger=ledger))
+        barrier.wait(timeout=60)
+        ran = refused = 0
+        for _ in range(batches):
+            try:
+                qml.execute([tape()], dev)
+                ran += 1
+            except BudgetExhausted:
+                refused += 1
+        out.put((ran, refused))
+    except BaseException as error:  # the test must say why, not wait for a result
+        out.put(("error", repr(error)))
+        raise
 
 
 def _run_one(url: str, key: str, ledger: str, usd: float) -> None:
@@ -107,7 +111,8 @@ def test_two_processes_never_overspend_one_budget(tmp_path) -> None:
         ]
         for worker in workers:
             worker.start()
-        outcomes = [out.get(timeout=90) for _ in workers]
+        outcomes = [out.get(timeout=120) for _ in workers]
+        assert all(o[0] != "error" for o in outcomes), outcomes
         for worker in workers:
             worker.join(timeout=30)
         budget = Budget(usd, ledger=ledger)
@@ -130,10 +135,10 @@ def test_killed_process_leaves_a_reservation_that_reconcile_settles(tmp_path) ->
     with LocalIonQServer(queue_time=120.0) as server:
         worker = context.Process(target=_run_one, args=(server.url, server.api_key, ledger, 50.0))
         worker.start()
-        deadline = time.monotonic() + 60
-        while server.job_count == 0 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while server.job_count == 0 and worker.is_alive() and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert server.job_count == 1
+        assert server.job_count == 1, f"no job; the worker's exit code: {worker.exitcode}"
         os.kill(worker.pid, signal.SIGKILL)
         worker.join(timeout=10)
         budget = Budget(50.0, ledger=ledger)
