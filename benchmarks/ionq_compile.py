@@ -118,6 +118,24 @@ def toffoli_adder(bits: int) -> list:
     return ops
 
 
+def cuccaro_adder() -> list:
+    """Cuccaro ripple-carry adder of two 2-bit numbers on 5 qubits (c0, a0, b0, a1, b1), Toffolis.
+
+    MAJ(c0, b0, a0), MAJ(a0, b1, a1), then UMA(a0, b1, a1), UMA(c0, b0, a0): b becomes a + b
+    (mod 4), a and the carry-in are restored; inputs a = 1, b = 3.
+    """
+
+    def maj(c, b, a):
+        return [qml.CNOT([a, b]), qml.CNOT([a, c]), qml.Toffoli([c, b, a])]
+
+    def uma(c, b, a):
+        return [qml.Toffoli([c, b, a]), qml.CNOT([a, c]), qml.CNOT([c, b])]
+
+    c0, a0, b0, a1, b1 = range(5)
+    ops = [qml.PauliX(a0), qml.PauliX(b0), qml.PauliX(b1)]
+    return ops + maj(c0, b0, a0) + maj(a0, b1, a1) + uma(a0, b1, a1) + uma(c0, b0, a0)
+
+
 def layered_ansatz(n: int, layers: int) -> list:
     ops = [qml.RY(x, wires=i) for i, x in enumerate(RNG.uniform(-1, 1, n))]
     for layer in RNG.uniform(-np.pi, np.pi, (layers, n, 3)):
@@ -144,6 +162,7 @@ SUITE = {
     "qaoa6": lambda: qaoa(6, 2),
     "hea6": lambda: hardware_efficient(6, 2),
     "adder2": lambda: toffoli_adder(2),
+    "cuccaro5": cuccaro_adder,
     "layers6": lambda: layered_ansatz(6, 2),
     "heisenberg6": lambda: heisenberg_trotter(6, 2),
 }

@@ -45,7 +45,7 @@ from pennylane_qstore.ionq.results import from_probabilities
 from pennylane_qstore.ionq.resynthesis import program, replay, resynthesise_blocks
 
 ENTANGLERS = ("ms", "zz")
-PASSES = ("cancel", "resynthesise")
+PASSES = ("cancel", "toffoli", "resynthesise")
 """The optimising passes, in the order they run (virtual Z and one-qubit fusion always run)."""
 SUPPORTED_MEASUREMENTS = "expval, var and probs (of any observable PennyLane can diagonalise)"
 
@@ -199,8 +199,24 @@ def compile_operations(
     :class:`~pennylane_qstore.ionq.passes.CircuitBuilder`): interactions with them become virtual
     Z frames, and they do not appear in the result.
     """
+    if "cancel" in passes and any(len(op.wires) > 2 for op in operations):
+        [tape], _ = qml.transforms.cancel_inverses(QuantumScript(operations))
+        operations = tape.operations  # adjacent inverse pairs of wider gates (Toffoli·Toffoli)
+    forms: tuple[str | None, ...] = (None,)
+    if "toffoli" in passes and any(isinstance(op, qml.Toffoli) for op in operations):
+        forms = (None, "ab", "ba")
+    compiled = [
+        _compile_once(operations, entangler, labels, passes, frame_wires, form) for form in forms
+    ]
+    return min(compiled, key=lambda c: (c.gate_counts()["2q"], c.gate_counts()["total"]))
+
+
+def _compile_once(operations, entangler, labels, passes, frame_wires, toffoli) -> NativeCircuit:
+    """Lower, optimise and emit ``operations`` with one way of writing Toffolis."""
     index = {w: i for i, w in enumerate((*labels, *frame_wires))}
-    builder = CircuitBuilder(len(index), merge="cancel" in passes, frame_qubits=len(frame_wires))
+    builder = CircuitBuilder(
+        len(index), merge="cancel" in passes, frame_qubits=len(frame_wires), toffoli=toffoli
+    )
     lower(operations, index, builder)
     if "resynthesise" in passes:
         builder = _resynthesised(builder)
