@@ -5,11 +5,20 @@
         --rdzv-endpoint=HOST:29400 --rdzv-id=qstore examples/ddp_torch.py   # on every node
     python examples/ddp_torch.py --nproc 2 --steps 20    # no torchrun: spawns 2 local processes
     python examples/ddp_torch.py --nproc 1               # the single-process reference
+    torchrun --standalone --nproc-per-node=2 examples/ddp_torch.py --budget 100 \
+        --ledger /shared/run.sqlite --ionq-url URL --val-every 5   # validation on IonQ
 
 Every step draws one global batch (the same on every rank, from ``--seed``) and rank ``r`` of
 ``W`` trains on rows ``r::W`` of it. DDP averages the gradients, so the parameters stay identical
 on every rank and equal those of a single process trained on the whole global batch. Rank 0
 checks the first, prints the test accuracy and, with ``--save FILE``, writes the parameters.
+
+With ``--budget USD`` every rank validates its share (rows ``r::W``) of ``--val-rows`` test rows
+on a ``strategy="hardware"`` router (``--qpu``, then ``ionq.simulator``) every ``--val-every``
+steps and at the end. All ranks draw on ONE ``Budget(USD, ledger=PATH)``: rank 0 resolves
+``--ledger`` (a file on a filesystem every rank sees), creates it and broadcasts its path and the
+budget, so the ranks' reservations are checked against one total. After a barrier rank 0 prints
+the cost report of the whole ledger, every rank's work included.
 """
 
 from __future__ import annotations
@@ -17,14 +26,70 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pennylane as qml
 import torch
 import torch.distributed as dist
 from layers_data import load
 from torch.nn.parallel import DistributedDataParallel
 
+from pennylane_qstore import Budget
 from qstore_layers.torch import QuantumLinear
+
+
+def shared_budget(rank: int, world: int, args: argparse.Namespace) -> Budget:
+    """One budget for every rank: rank 0 creates the ledger and broadcasts path and USD."""
+    shared: list[Any] = [str(Path(args.ledger).resolve()), args.budget]
+    if rank == 0:
+        Budget(args.budget, ledger=shared[0])  # create the schema once, before the others open it
+    if world > 1:
+        dist.broadcast_object_list(shared, src=0)
+    return Budget(shared[1], ledger=shared[0])
+
+
+class HardwareValidation:
+    """Each rank's share of a validation subset, run on IonQ through a hardware router."""
+
+    def __init__(self, model: torch.nn.Module, x: np.ndarray, y: np.ndarray, rank: int,
+                 world: int, budget: Budget, args: argparse.Namespace) -> None:  # fmt: skip
+        self.rank, self.world, self.budget = rank, world, budget
+        self.last_step, self.score = 0, float("nan")
+        self.x = torch.from_numpy(x[: args.val_rows][rank::world])
+        self.y = torch.from_numpy(y[: args.val_rows][rank::world])
+        options = {"api_url": args.ionq_url, "error_mitigation": False}
+        if args.ionq_key:
+            options["api_key"] = args.ionq_key
+        self.dev = qml.device(
+            "qstore.router",
+            wires=4,
+            strategy="hardware",
+            targets=[args.qpu, "ionq.simulator"],
+            budget=budget,
+            target_options={"ionq": options},
+        )
+        self.trained = model[0]
+        self.quantum = QuantumLinear(4, 1, readout="z", device=self.dev, shots=args.val_shots)
+        self.model = torch.nn.Sequential(self.quantum, model[1])  # shares the linear head
+
+    def __call__(self, step: int) -> float:
+        """Validate the current weights; every rank must call it (it all-reduces the score)."""
+        self.quantum.load_state_dict(self.trained.state_dict())
+        with self.dev.phase("validation"), torch.no_grad():
+            correct = (self.model(self.x).argmax(1) == self.y).sum().double()
+        route = self.dev.routing_record.routes[0]
+        print(
+            f"rank {self.rank} step {step}: validated {len(self.x)} rows on {route.target} "
+            f"(${route.cost_usd or 0.0:.2f}; ledger ${self.budget.spent:.2f} spent)",
+            flush=True,
+        )
+        counts = torch.stack([correct, torch.tensor(float(len(self.x)))])
+        if self.world > 1:
+            dist.all_reduce(counts)
+        self.last_step, self.score = step, float(counts[0] / counts[1])
+        return self.score
 
 
 def train(rank: int, world: int, args: argparse.Namespace) -> None:
@@ -39,12 +104,18 @@ def train(rank: int, world: int, args: argparse.Namespace) -> None:
     model(x[:1])  # materialise the lazy quantum weights before wrapping
     net = DistributedDataParallel(model) if world > 1 else model
     optimizer = torch.optim.Adam(net.parameters(), lr=0.1)
+    validate = None
+    if args.budget is not None:
+        budget = shared_budget(rank, world, args)
+        validate = HardwareValidation(model, x_test, y_test, rank, world, budget, args)
     generator = torch.Generator().manual_seed(args.seed)  # same global batches on every rank
-    for _ in range(args.steps):
+    for step in range(1, args.steps + 1):
         idx = torch.randint(len(x), (args.batch,), generator=generator)[rank::world]
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
         optimizer.step()
+        if validate is not None and args.val_every and step % args.val_every == 0:
+            validate(step)
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     in_sync = True
     if world > 1:
@@ -58,6 +129,23 @@ def train(rank: int, world: int, args: argparse.Namespace) -> None:
         print(f"test accuracy {accuracy:.3f}")
         if args.save:
             np.save(args.save, flat.numpy())
+    if validate is not None:
+        report_budget(validate, rank, world, args.steps)
+
+
+def report_budget(validate: HardwareValidation, rank: int, world: int, steps: int) -> None:
+    """Final validation on every rank, then (after a barrier) rank 0 prints the cost report."""
+    score = validate.score if validate.last_step == steps else validate(steps)
+    if world > 1:
+        dist.barrier()  # every rank's jobs are settled in the ledger before rank 0 reads it
+    if rank == 0:
+        budget = validate.budget
+        print(f"validation accuracy (all ranks) {score:.3f}")
+        print(
+            f"cost report of {budget.ledger.path} ({world} ranks, ${budget.spent:.2f} of "
+            f"${budget.usd:.2f} spent):\n{budget.report()}",
+            flush=True,
+        )
 
 
 def spawned(rank: int, world: int, port: int, args: argparse.Namespace) -> None:
@@ -87,7 +175,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
     parser.add_argument("--device", default="qstore.router")
     parser.add_argument("--save", default=None, help="rank 0 writes the parameters (.npy)")
+    hardware = parser.add_argument_group("validation on IonQ under one shared budget")
+    hardware.add_argument("--budget", type=float, default=None, help="USD for all ranks")
+    hardware.add_argument("--ledger", default=None, help="ledger file every rank can open")
+    hardware.add_argument("--ionq-url", default=os.environ.get("IONQ_API_URL"))
+    hardware.add_argument("--ionq-key", default=None, help="default: $IONQ_API_KEY")
+    hardware.add_argument("--qpu", default="ionq.qpu.aria-1", help="the hardware target")
+    hardware.add_argument("--val-rows", type=int, default=8, help="validation subset size")
+    hardware.add_argument("--val-shots", type=int, default=100)
+    hardware.add_argument("--val-every", type=int, default=0, help="steps (0: at the end)")
     args = parser.parse_args()
+    if args.budget is not None and not (args.ledger and args.ionq_url):
+        parser.error("--budget needs --ledger PATH (shared by the ranks) and --ionq-url URL")
     if "TORCHELASTIC_RUN_ID" in os.environ:  # started by torchrun: env:// rendezvous
         dist.init_process_group("gloo")
         world = dist.get_world_size()
