@@ -210,3 +210,34 @@ def test_cli_report_prints_what_each_pass_removed(tmp_path, capsys):
     assert "+ cancel: 4 two-qubit" in out
     assert "+ resynthesise: 2 two-qubit" in out and "(removed 2 two-qubit" in out
     assert "verification: OK" in out
+
+
+@pytest.mark.parametrize("order", ["ab", "ba"])
+def test_toffoli_form_is_exact(order):
+    from pennylane_qstore.ionq.lowering import toffoli_form
+
+    op = qml.Toffoli(wires=[2, 0, 1])
+    form = qml.tape.QuantumScript(toffoli_form(op, order))
+    assert np.allclose(qml.matrix(form, wire_order=[0, 1, 2]), qml.matrix(op, wire_order=[0, 1, 2]))
+
+
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_toffoli_pass_alone(entangler):
+    ops = [qml.Hadamard(0), qml.Toffoli([0, 1, 2]), qml.CNOT([0, 1]), qml.Toffoli([1, 2, 0])]
+    plain = compile_circuit(ops, entangler, wires=range(3), passes=())
+    alone = compile_circuit(ops, entangler, wires=range(3), passes=("toffoli",))
+    assert_exact(plain, ops)
+    assert_exact(alone, ops)
+    assert plain.gate_counts()["2q"] == 13  # PennyLane's six CNOTs per Toffoli
+    assert alone.gate_counts()["2q"] <= 11  # five interactions per Toffoli
+    single = compile_circuit([qml.Toffoli([0, 1, 2])], entangler)
+    assert single.gate_counts()["2q"] == 5
+
+
+def test_cancel_drops_adjacent_inverse_pairs_of_wider_gates():
+    ops = [qml.CNOT([0, 1]), qml.Toffoli([0, 1, 2]), qml.Toffoli([0, 1, 2]), qml.CNOT([1, 2])]
+    kept = compile_circuit(ops, "ms", passes=())
+    cancelled = compile_circuit(ops, "ms", passes=("cancel",))
+    assert_exact(kept, ops)
+    assert_exact(cancelled, ops)
+    assert (kept.gate_counts()["2q"], cancelled.gate_counts()["2q"]) == (14, 2)
