@@ -238,3 +238,13 @@ def test_a_lasting_skip_warns_once_then_again_when_it_changes(server, caplog):
         f(0.3)
     assert len([r for r in caplog.records if "aria-1" in r.message]) == 2
     assert "degraded" in caplog.records[-1].message
+
+
+def test_a_copied_router_or_model_draws_on_the_same_budget():
+    import copy
+
+    dev = RouterDevice(wires=2, budget=5.0)
+    clone = copy.deepcopy(dev)
+    assert clone.ledger is dev.ledger
+    dev.budget.reserve(4.0, target="ionq.qpu.aria-1", phase="default", circuits=1, shots=1)
+    assert clone.budget.remaining == pytest.approx(1.0)

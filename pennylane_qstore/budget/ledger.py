@@ -89,6 +89,12 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({str(self.path) if self.path else None!r})"
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Ledger:
+        """A copy of a device or model keeps this very ledger: a copied model must not get a
+        fresh budget to spend again. (Pickled into another process, an in-memory ledger can
+        only travel as a copy; give the budget a ledger path to share it between processes.)"""
+        return self
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle a file ledger as its path, an in-memory one as a copy of its contents."""
         data = None if self._memory is None else self._memory.serialize()

@@ -3,7 +3,7 @@
 The router asks before each batch; the backend's status and characterization come from
 :class:`~pennylane_qstore.ionq.status.BackendMonitor` (cached with a short TTL). Gate counts are
 those of the router's tapes before IonQ compilation, so the price is an estimate for ranking;
-the ``qstore.ionq`` device reserves its exact estimate from the compiled circuits before it
+the ``qstore.ionq`` device reserves a conservative estimate of the compiled circuits before it
 submits, and refuses (``BudgetExhausted``) what the budget cannot pay.
 """
 
