@@ -48,6 +48,7 @@ from qstore_layers.async_exec import (
 )
 from qstore_layers.device_jacobian import device_jacobian, flatten_result
 from qstore_layers.options import EXACT_METHODS, GRADIENT_METHODS, LayerOptions
+from qstore_layers.prefetch import chunk_jacobian, gradient_level, prefetch_enabled
 from qstore_layers.validation import (
     resolve_gradient_method,
     validate_inputs,
@@ -137,6 +138,7 @@ class _Chunk:
     classical_vjp: Callable[[np.ndarray], tuple[np.ndarray, tuple[np.ndarray, ...]]] | None
     params: np.ndarray
     method: str
+    prefetch: bool = False
 
 
 class BatchExecutor:
@@ -446,6 +448,13 @@ class BatchExecutor:
             return list(thread_pool(self.max_workers).map(fn, items))
         return [fn(item) for item in items]
 
+    def prefetches(self) -> bool:
+        """Whether training batches run their gradient circuits with the forward circuits
+        (:mod:`qstore_layers.prefetch`)."""
+        return prefetch_enabled(
+            self.options.prefetch_gradients, self.qnode.device, self.gradient_method
+        )
+
     def _tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
         """Build the tapes of a chunk.
 
@@ -468,9 +477,12 @@ class BatchExecutor:
         """Stage 1 (calling thread): build tapes and trace the classical parameter map."""
         x_chunk = x[rows]
         captured: dict[str, Any] = {}
+        captured["prefetch"] = with_vjp and self.prefetches()
 
         def classical(xc: Any, *wc: Any) -> Any:
             tapes = self._tapes_for(xc, wc)
+            if captured["prefetch"]:
+                tapes, captured["prefetch"] = gradient_level(tapes, self.gradient_method)
             captured["tapes"] = tapes
             flat = []
             captured["trainable"], captured["shapes"] = [], []
@@ -505,6 +517,7 @@ class BatchExecutor:
             classical_vjp=classical_vjp if vjp_fn is not None else None,
             params=np.asarray(getval(flat_params), dtype=np.float64),
             method=self.method_for(captured["tapes"][0]),
+            prefetch=captured["prefetch"],
         )
 
     def _device(self) -> Any:
@@ -556,6 +569,10 @@ class BatchExecutor:
         """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
         if with_vjp and chunk.method == "adjoint" and chunk.params.size:
             fast = device_jacobian(self._device(), chunk)
+            if fast is not None:
+                return fast
+        if with_vjp and chunk.prefetch and chunk.params.size:
+            fast = chunk_jacobian(self._device(), chunk, self._gradient_kwargs())
             if fast is not None:
                 return fast
 

@@ -22,6 +22,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
         'The Keras layers need TensorFlow and Keras 3: pip install "pennylane-qstore[tf]"'
     ) from exc
 
+from pennylane_qstore.budget import default_phase
+from pennylane_qstore.budget import phase as budget_phase
 from qstore_layers import ansatz
 from qstore_layers.circuit_inputs import EMPTY, CircuitInputs, model_signature, takes_circuits
 from qstore_layers.core import BatchExecutor
@@ -62,6 +64,16 @@ class _PendingVJPs:
 _PENDING = _PendingVJPs()
 
 
+def _cost_phase(executor: BatchExecutor, training: bool) -> Any:
+    """The cost phase of a host op's device work: the executor's explicit phase (validation on
+    another device), else ``training`` / ``evaluation`` from Keras' ``training=``. Set inside
+    the op because TensorFlow runs graph-mode host ops in its own threads, which do not see
+    the caller's ``with phase(...)`` block."""
+    if executor.phase is not None:
+        return budget_phase(executor.phase)
+    return default_phase("training" if training else "evaluation")
+
+
 def _quantum_call(
     executor: BatchExecutor,
     inputs: tf.Tensor,
@@ -88,7 +100,8 @@ def _quantum_call(
         x2d, _ = validate_inputs(x)
         if x2d.shape[0] == 0:
             return np.zeros((0, n_outputs)), None
-        result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=with_vjp)
+        with _cost_phase(executor, training):
+            result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=with_vjp)
         return result.outputs, result.vjp
 
     def backward_np(
@@ -98,9 +111,10 @@ def _quantum_call(
         if x2d.shape[0] == 0:
             return [np.zeros(x.shape), *(np.zeros(a.shape) for a in w)]
         vjp = _PENDING.pop(token)
-        if vjp is None:
-            vjp = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True).vjp
-        d_x, d_w = vjp(dy.reshape(len(x2d), n_outputs))
+        with _cost_phase(executor, True):
+            if vjp is None:
+                vjp = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True).vjp
+            d_x, d_w = vjp(dy.reshape(len(x2d), n_outputs))
         return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
 
     def checked_forward(x: np.ndarray, *w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,6 +225,8 @@ class QuantumDense(_QuantumBase):
         activation: Keras activation applied to the outputs.
         seed: Seed of the device's shot sampler and of the SPSA sampler.
         fast_path: Allow the exact torch-engine path for analytic batches.
+        prefetch_gradients: With ``training=True``, run the parameter-shift / SPSA circuits
+            with the forward circuits in one device batch (``None``: only on remote devices).
 
     With ``encoding="amplitude"`` inputs receive gradients only with ``backprop``; with other
     methods the layer trains its weights but passes no gradient to the layers before it.
@@ -234,6 +250,7 @@ class QuantumDense(_QuantumBase):
         activation: Any = None,
         seed: int | None = None,
         fast_path: bool = True,
+        prefetch_gradients: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -250,6 +267,7 @@ class QuantumDense(_QuantumBase):
             "async_execution": async_execution,
             "max_workers": max_workers,
             "fast_path": fast_path,
+            "prefetch_gradients": prefetch_gradients,
         }
         dev = ansatz.make_device(device, n_qubits, seed)
         qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
@@ -341,6 +359,8 @@ class QuantumLayer(_QuantumBase):
         activation: Keras activation applied to the outputs.
         seed: Seed of the weight initializer and of the SPSA sampler.
         fast_path: Allow the exact torch-engine path for analytic batches.
+        prefetch_gradients: With ``training=True``, run the parameter-shift / SPSA circuits
+            with the forward circuits in one device batch (``None``: only on remote devices).
 
     A QNode is Python code, not configuration: save models that contain this layer with
     ``model.save_weights`` and rebuild them in code (``QuantumDense`` supports ``model.save``).
@@ -360,6 +380,7 @@ class QuantumLayer(_QuantumBase):
         activation: Any = None,
         seed: int | None = None,
         fast_path: bool = True,
+        prefetch_gradients: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -380,6 +401,7 @@ class QuantumLayer(_QuantumBase):
             async_execution=async_execution,
             max_workers=max_workers,
             fast_path=fast_path,
+            prefetch_gradients=prefetch_gradients,
         )
         self.circuit_inputs: CircuitInputs | None = None
         """Input circuits of a QNode taking ``circuits``: the layer's input is then a

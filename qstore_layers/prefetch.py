@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pennylane as qml
 
+from qstore_layers.device_jacobian import flatten_result
+
 logger = logging.getLogger(__name__)
 
 PREFETCH_METHODS = ("parameter-shift", "spsa")
@@ -106,6 +108,64 @@ def _normalise(jac: Any, n_meas: int, n_params: int) -> tuple[tuple[np.ndarray, 
 def _parts(result: Any, n_meas: int) -> tuple[np.ndarray, ...]:
     parts = (result,) if n_meas == 1 else tuple(result)
     return tuple(np.asarray(p, dtype=np.float64) for p in parts)
+
+
+def _transform(method: str) -> Any:
+    return qml.gradients.param_shift if method == "parameter-shift" else qml.gradients.spsa_grad
+
+
+def gradient_level(
+    tapes: Sequence[qml.tape.QuantumScript], method: str
+) -> tuple[list[qml.tape.QuantumScript], bool]:
+    """Apply the gradient transform's own expansion (what PennyLane does before it) to each
+    tape; returns the tapes and whether the prefetch can take them (an expansion that splits a
+    tape, for trainable observable coefficients, is left to the normal path)."""
+    expand = _transform(method).expand_transform
+    out = []
+    for tape in tapes:
+        params = tape.get_parameters(trainable_only=False)
+        tape.trainable_params = qml.math.get_trainable_indices(params)
+        batch, _ = expand(tape)
+        if len(batch) != 1:
+            return list(tapes), False
+        out.append(batch[0])
+    return out, True
+
+
+def chunk_jacobian(
+    device: Any, chunk: Any, gradient_kwargs: Mapping[str, Any]
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]] | None:
+    """Outputs and parameter VJP of a :class:`~qstore_layers.core` chunk, its gradient
+    circuits run in the same batch; ``None`` when the prefetch is not exact for it."""
+    tapes = []
+    for tape, idx, shapes in zip(chunk.tapes, chunk.trainable, chunk.shapes, strict=True):
+        params = tape.get_parameters(trainable_only=False)
+        if not supported(tape, [params[i] for i in idx]) or any(sh != () for sh in shapes):
+            return None
+        tape = tape.copy()
+        tape.trainable_params = list(idx)
+        tapes.append(tape)
+    grads = execute_with_jacobians(tapes, device, chunk.method, gradient_kwargs)
+
+    def layout(tape: qml.tape.QuantumScript) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+        return lambda parts: np.ravel(
+            flatten_result(parts[0] if len(parts) == 1 else tuple(parts), tape)
+        )
+
+    outs = [
+        np.asarray(flatten_result(g.parts[0] if len(g.parts) == 1 else g.parts, t))
+        for g, t in zip(grads, tapes, strict=True)
+    ]
+    jacs = [g.matrix(layout(t)) for g, t in zip(grads, tapes, strict=True)]
+    rows = np.cumsum([0, *(len(o) for o in outs)])
+
+    def vjp(dy: np.ndarray) -> np.ndarray:
+        dy = np.asarray(dy, dtype=np.float64)
+        return np.concatenate(
+            [j.T @ np.ravel(dy[a:b]) for j, a, b in zip(jacs, rows[:-1], rows[1:], strict=True)]
+        )
+
+    return np.concatenate(outs, axis=0).astype(np.float64), vjp
 
 
 def execute_with_jacobians(
