@@ -27,7 +27,7 @@ W = torch.tensor([0.4, -0.8, 1.3], dtype=torch.float64)
 def circuit(inputs, w):
     """Classical code on the angles, a template, two measurements (one of them probs)."""
     qml.AngleEmbedding(inputs, wires=[0, 1])
-    qml.RY(torch.sin(w[0]) * inputs[..., 1], wires=0)
+    qml.RY(qml.math.sin(w[0]) * inputs[..., 1], wires=0)
     qml.CNOT([0, 1])
     qml.Rot(w[1], w[2] ** 2, -w[0], wires=1)
     return qml.expval(qml.Z(1) @ qml.X(0)), qml.probs(wires=[0])
@@ -215,3 +215,66 @@ def test_one_round_trip_per_training_step_on_ionq(server, prefetch, round_trips)
     else:  # the backward batch runs after forward returned: the phase active at backward()
         assert rows["training"] == len(x)
         assert rows["default"] == tracker.totals["executions"] - len(x)
+
+
+# ---------------------------------------------------------------- Keras (training=True)
+def _keras_step(prefetch, method):
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    from qstore_layers.keras import QuantumLayer as KerasQuantumLayer
+
+    dev = qml.device("default.qubit", wires=2)
+    layer = KerasQuantumLayer(
+        qml.QNode(circuit, dev),
+        {"w": (3,)},
+        3,
+        gradient_method=method,
+        fast_path=False,
+        prefetch_gradients=prefetch,
+        seed=4,
+        dtype="float64",
+    )
+    layer.build((None, 2))
+    layer.qweights[0].assign(W.numpy())
+    x = tf.constant(X.numpy())
+    with qml.Tracker(dev) as tracker:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, training=True)
+            loss = tf.reduce_sum(out * tf.constant([1.0, 2.0, 3.0], tf.float64))
+        grads = tape.gradient(loss, [x, layer.qweights[0]])
+    return out.numpy(), [g.numpy() for g in grads], tracker.totals["batches"]
+
+
+@pytest.mark.parametrize("method", ["parameter-shift", "spsa"])
+def test_keras_prefetch_equals_the_normal_path(method: str) -> None:
+    out, grads, batches = _keras_step(True, method)
+    ref_out, ref_grads, ref_batches = _keras_step(False, method)
+    assert (batches, ref_batches) == (1, 2)
+    np.testing.assert_allclose(out, ref_out, atol=1e-10, rtol=0)
+    for g, r in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(g, r, atol=1e-10, rtol=0)
+    _, torch_gx, torch_gw, _ = _step(_layer(qml.device("default.qubit", wires=2), False))
+    if method == "parameter-shift":  # and PennyLane's numbers, as the torch layer gets them
+        np.testing.assert_allclose(grads[0], torch_gx.numpy(), atol=1e-10, rtol=0)
+        np.testing.assert_allclose(grads[1], torch_gw.numpy(), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize(("prefetch", "round_trips"), [(None, 1), (False, 2)])
+def test_keras_fit_one_round_trip_per_step_on_ionq(server, prefetch, round_trips) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from qstore_layers.keras import QuantumDense
+
+    dev = qml.device(
+        "qstore.ionq", wires=2, shots=200, seed=4, api_url=server.url, api_key=server.api_key
+    )
+    quantum = QuantumDense(2, 1, readout="z", device=dev, shots=200, prefetch_gradients=prefetch)
+    model = keras.Sequential([keras.Input((2,)), quantum, keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = np.random.default_rng(0).random((4, 2)).astype("float32"), np.arange(4) % 2
+    with qml.Tracker(dev) as tracker:
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    assert tracker.totals["batches"] == 2 * round_trips  # two steps
