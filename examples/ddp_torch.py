@@ -53,8 +53,16 @@ def shared_budget(rank: int, world: int, args: argparse.Namespace) -> Budget:
 class HardwareValidation:
     """Each rank's share of a validation subset, run on IonQ through a hardware router."""
 
-    def __init__(self, model: torch.nn.Module, x: np.ndarray, y: np.ndarray, rank: int,
-                 world: int, budget: Budget, args: argparse.Namespace) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        x: np.ndarray,
+        y: np.ndarray,
+        rank: int,
+        world: int,
+        budget: Budget,
+        args: argparse.Namespace,
+    ) -> None:
         self.rank, self.world, self.budget = rank, world, budget
         self.last_step, self.score = 0, float("nan")
         self.x = torch.from_numpy(x[: args.val_rows][rank::world])
@@ -80,9 +88,10 @@ class HardwareValidation:
         with self.dev.phase("validation"), torch.no_grad():
             correct = (self.model(self.x).argmax(1) == self.y).sum().double()
         route = self.dev.routing_record.routes[0]
+        billed = "billed ?" if route.cost_usd is None else f"${route.cost_usd:.2f}"
         print(
             f"rank {self.rank} step {step}: validated {len(self.x)} rows on {route.target} "
-            f"(${route.cost_usd or 0.0:.2f}; ledger ${self.budget.spent:.2f} spent)",
+            f"({billed}; ledger ${self.budget.spent:.2f} spent)",
             flush=True,
         )
         counts = torch.stack([correct, torch.tensor(float(len(self.x)))])
