@@ -16,8 +16,8 @@ Before a template is used it must reproduce a fresh template compile at a second
 1e-10; otherwise (a decomposition that is not affine in its data, like ``SpecialUnitary``'s)
 the structure is marked uncacheable and every circuit is compiled afresh. A substituted MS/ZZ angle
 outside IonQ's ``(0, 1/4]`` turns (a ±π/2 shift of a two-qubit rotation) is folded back exactly
-(:func:`_fold`: sign into an MS phase or an X conjugation of ZZ, a half turn into a GPI pair or
-virtual Z frames), at the price of two extra pulses; an angle that lands on 0 (the gate vanishes)
+(:mod:`.substitution`: sign into an MS phase or an X conjugation of ZZ, a half turn into a GPI
+pair or virtual Z frames), at the price of two extra pulses; an angle that lands on 0 (the gate vanishes)
 falls back to a fresh compile. Special angles (``RX(0)``) are not exploited: the template keeps
 their pulses.
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pennylane as qml
@@ -41,6 +40,7 @@ from pennylane_qstore.ionq.compiler import (
     compile_operations,
 )
 from pennylane_qstore.ionq.native import NativeCircuit, NativeGate
+from pennylane_qstore.ionq.substitution import Template, substitute, wrapped_turns
 
 logger = logging.getLogger(__name__)
 
@@ -53,18 +53,6 @@ STEP = 1e-3
 JITTER = 0.01
 """The template point is this close to the first circuit's parameters (off special values)."""
 _NONLINEAR = (qml.StatePrep, qml.AmplitudeEmbedding, qml.QubitUnitary, qml.BasisState)
-
-
-@dataclass
-class _Template:
-    """Values at ``point`` and slopes of a structure's native circuit."""
-
-    skeleton: tuple[NativeGate, ...]
-    output_qubits: tuple[int, ...]
-    point: np.ndarray
-    values: np.ndarray
-    slopes: np.ndarray
-    angle_slots: np.ndarray
 
 
 def _ancilla_rz(theta, wire, ancillas: dict) -> Operator:
@@ -241,10 +229,6 @@ def _vector(native: NativeCircuit) -> tuple[tuple, np.ndarray]:
     return skeleton, np.array([*numbers, *native.frames, phase])
 
 
-def _wrapped(delta: np.ndarray) -> np.ndarray:
-    return (delta + 0.5) % 1.0 - 0.5
-
-
 class StructureCache:
     """Compile circuits that share a structure once, then substitute their parameters.
 
@@ -257,7 +241,7 @@ class StructureCache:
 
     def __init__(self, max_structures: int = 64) -> None:
         self.max_structures = max_structures
-        self._templates: dict[tuple, tuple[tuple, _Template | None]] = {}
+        self._templates: dict[tuple, tuple[tuple, Template | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -297,7 +281,7 @@ class StructureCache:
         else:
             labels, template = entry
         usable = template is not None and np.all(np.isfinite(values))
-        native = _substitute(template, values, labels, entangler) if usable else None
+        native = substitute(template, values, labels, entangler) if usable else None
         if native is None:  # a fresh compile (which also names a non-finite parameter)
             return compile_circuit(operations, entangler, labels, max_qubits, passes)
         if max_qubits is not None and len(labels) > max_qubits:
@@ -305,12 +289,12 @@ class StructureCache:
         self.hits += 1
         return native
 
-    def _store(self, key: tuple, entry: tuple[tuple, _Template | None]) -> None:
+    def _store(self, key: tuple, entry: tuple[tuple, Template | None]) -> None:
         if len(self._templates) >= self.max_structures:
             self._templates.pop(next(iter(self._templates)))
         self._templates[key] = entry
 
-    def _build(self, operations, values, entangler, labels, passes) -> _Template | None:
+    def _build(self, operations, values, entangler, labels, passes) -> Template | None:
         """Return the template of a structure, or ``None`` when it cannot be substituted."""
         rng = np.random.default_rng(len(values))
         for attempt_passes in (passes, tuple(p for p in passes if p != "resynthesise")):
@@ -336,7 +320,7 @@ def _structure_compile(operations, values, entangler, labels, passes) -> NativeC
     return compile_operations(ops, entangler, labels, passes, tuple(anc.values()))
 
 
-def _template(operations, values, entangler, labels, passes, rng) -> _Template | None:
+def _template(operations, values, entangler, labels, passes, rng) -> Template | None:
     """Build and check a template at a random point; ``None`` if it does not reproduce."""
     point = values + rng.uniform(-JITTER, JITTER, values.shape)
     base = _structure_compile(operations, point, entangler, labels, passes)
@@ -350,15 +334,15 @@ def _template(operations, values, entangler, labels, passes, rng) -> _Template |
         )
         if other_skeleton != skeleton:
             return None
-        slopes[:, j] = _wrapped(there - at_point) / STEP
+        slopes[:, j] = wrapped_turns(there - at_point) / STEP
     check = point + rng.uniform(-2 * JITTER, 2 * JITTER, values.shape)
     check_skeleton, expected = _vector(
         _structure_compile(operations, check, entangler, labels, passes)
     )
     predicted = at_point + slopes @ (check - point)
-    if check_skeleton != skeleton or np.max(np.abs(_wrapped(predicted - expected)), initial=0) > (
-        MATCH_ATOL
-    ):
+    if check_skeleton != skeleton or np.max(
+        np.abs(wrapped_turns(predicted - expected)), initial=0
+    ) > (MATCH_ATOL):
         return None
     slots, index = [], 0
     for gate in base.gates:
@@ -366,103 +350,6 @@ def _template(operations, values, entangler, labels, passes, rng) -> _Template |
         if gate.angle is not None:
             slots.append(index)
             index += 1
-    return _Template(
+    return Template(
         base.gates, base.output_qubits, point, at_point, slopes, np.array(slots, dtype=int)
     )
-
-
-def _substitute(
-    template: _Template, values: np.ndarray, labels: tuple, entangler: str
-) -> NativeCircuit | None:
-    """Return the template's circuit at ``values``, or ``None`` if an angle lands on 0.
-
-    Angles outside IonQ's ``(0, 1/4]`` turns are folded back exactly (:func:`_fold`).
-    """
-    numbers = template.values + template.slopes @ (values - template.point)
-    angles = numbers[template.angle_slots]
-    folded = np.any(angles <= 1e-12) or np.any(angles > 0.25 + 1e-12)
-    wrapped = _wrapped(numbers)
-    wrapped[template.angle_slots] = np.minimum(angles, 0.25)
-    gates, index = [], 0
-    for gate in template.skeleton:
-        end = index + len(gate.phases)
-        phases = tuple(wrapped[index:end].tolist())
-        angle = None if gate.angle is None else float(numbers[end] if folded else wrapped[end])
-        index = end + (gate.angle is not None)
-        gates.append(NativeGate(gate.name, gate.qubits, phases, angle))
-    frames = wrapped[index : index + len(labels)]
-    phase = float(wrapped[-1] + frames.sum() / 2)
-    if folded:
-        result = _fold(gates, len(labels), entangler)
-        if result is None:
-            return None
-        gates, offsets, extra = result
-        raw = frames + offsets
-        frames = _wrapped(raw)
-        phase += extra + np.round(raw - frames).sum() / 2  # Rz(f + 1) = -Rz(f)
-    return NativeCircuit(
-        gates=tuple(gates),
-        wires=labels,
-        output_qubits=template.output_qubits,
-        frames=tuple(frames.tolist()),
-        global_phase=float(_wrapped(np.asarray(phase))),
-        entangler=entangler,
-    )
-
-
-def _fold(
-    gates: list[NativeGate], qubits: int, entangler: str
-) -> tuple[list[NativeGate], np.ndarray, float] | None:
-    """Bring every MS/ZZ angle into ``(0, 1/4]`` turns exactly; ``None`` if one is 0.
-
-    Returns the gates, the Z frames (turns) left at the end per qubit and the global phase added.
-    With ``t`` the angle modulo 1 in ``(-1/2, 1/2]`` (a whole turn is a sign, 1/2 global phase):
-
-    - ``|t| > 1/4``: ``MS(t) = -i·sgn(t)·MS(t - sgn(t)/2)·GPI(φ0)⊗GPI(φ1)`` (``S⊗S`` commutes with
-      the MS); ``ZZ(t) = -i·sgn(t)·ZZ(t - sgn(t)/2)·Z⊗Z``, whose ``Z`` moves to the end of the
-      circuit adding 1/2 to every later phase on its qubit (``GPI(φ)·Z = Z·GPI(φ + 1/2)``, also
-      for GPI2, and ``Z`` commutes with ZZ), then ``Z = i·Rz(1/2 turn)`` joins the frames;
-    - ``t < 0``: ``MS(φ0, φ1, t) = MS(φ0 + 1/2, φ1, -t)``; ``ZZ(t) = X₀·ZZ(-t)·X₀`` with
-      ``X = GPI(0)``.
-    """
-    offsets = np.zeros(qubits)
-    phase = 0.0
-    out: list[NativeGate] = []
-    for gate in gates:
-        if gate.angle is None:
-            shifted = tuple(p + offsets[q] for p, q in zip(gate.phases, gate.qubits, strict=True))
-            out.append(NativeGate(gate.name, gate.qubits, _turns(shifted)))
-            continue
-        t = (gate.angle + 0.5) % 1.0 - 0.5
-        t = 0.5 if t == -0.5 else t
-        phase += round(gate.angle - t) / 2
-        sign = 1.0 if t > 0 else -1.0
-        if abs(t) <= 1e-12:
-            return None
-        big = abs(t) > 0.25 + 1e-12
-        if big:
-            t -= sign / 2
-            phase -= sign / 4
-            if abs(t) <= 1e-12:
-                return None
-        first, second = gate.qubits
-        if entangler == "ms":
-            phi0, phi1 = gate.phases
-            flipped = (phi0 + 0.5, phi1) if t < 0 else (phi0, phi1)
-            out.append(NativeGate("ms", gate.qubits, _turns(flipped), min(abs(t), 0.25)))
-            if big:
-                out.append(NativeGate("gpi", (first,), _turns((phi0,))))
-                out.append(NativeGate("gpi", (second,), _turns((phi1,))))
-            continue
-        flip = NativeGate("gpi", (first,), _turns((offsets[first],)))
-        core = NativeGate("zz", gate.qubits, (), min(abs(t), 0.25))
-        out.extend([flip, core, flip] if t < 0 else [core])
-        if big:  # the Z⊗Z of the fold acts after the gate
-            offsets[[first, second]] += 0.5
-            phase += 0.5
-    return out, offsets, phase
-
-
-def _turns(phases: tuple) -> tuple[float, ...]:
-    """Return ``phases`` wrapped into ``(-1/2, 1/2]`` turns."""
-    return tuple(float(x) for x in _wrapped(np.asarray(phases, dtype=float)))
