@@ -4,13 +4,14 @@ At the end of every ``every``-th epoch the model's quantum layers run on ``devic
 shared, restored afterwards, also on errors), the model is evaluated on ``validation_data``
 with its compiled loss and metrics, and each result is written into the epoch's ``logs`` as
 ``val_<label>_<name>``, so ``History``, ``CSVLogger`` and ``TensorBoard`` (placed after this
-callback) see it. The device's cost is tagged as phase ``"validation"``.
+callback) see it; epochs skipped by ``every`` log NaN. The device's cost is tagged as phase ``"validation"``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import numbers
 import re
 from typing import Any
@@ -99,10 +100,14 @@ class ValidateOn(keras.callbacks.Callback):
         return {name: float(value) for name, value in results.items()}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Validate on every ``every``-th epoch and add ``val_<label>_<name>`` to ``logs``."""
+        """Validate on every ``every``-th epoch and add ``val_<label>_<name>`` to ``logs``;
+        other epochs get NaN under the same keys (``CSVLogger`` fixes its columns at the
+        first epoch)."""
         if (epoch + 1) % self.every:
-            return
-        results = self.evaluate()
-        logger.info("epoch %d on %s: %s", epoch + 1, self.label, results)
+            names = [k for k in (logs or {}) if not k.startswith("val_")]
+            results = dict.fromkeys(names, math.nan)
+        else:
+            results = self.evaluate()
+            logger.info("epoch %d on %s: %s", epoch + 1, self.label, results)
         if logs is not None:
             logs.update({f"val_{self.label}_{name}": value for name, value in results.items()})

@@ -123,3 +123,49 @@ def test_evaluate_on_ionq_counts_only_max_batches(server) -> None:
         evaluate_on(model, dev, data, max_batches=0)
     with pytest.raises(ValueError, match="no batches"):
         evaluate_on(model, dev, [])
+
+
+# ---------------------------------------------------------------- Keras
+def test_keras_fit_and_validate_on_another_device(server, tmp_path) -> None:
+    """fit (graph mode) tags training/evaluation; ValidateOn logs val_<label>_<metric> that
+    History and CSVLogger see, runs on its device under phase "validation" and restores."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from qstore_layers.keras import QuantumDense, ValidateOn
+
+    train = qml.device("qstore.router", wires=2)
+    hardware = _ionq(server, shots=200, backend="qpu.aria-1")
+    quantum = QuantumDense(2, 1, readout="z", device=train)
+    model = keras.Sequential([keras.Input((2,)), quantum, keras.layers.Dense(2)])
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 2, generator=rng).numpy()
+    y = (torch.arange(8) % 2).numpy()
+    callback = ValidateOn(hardware, (x[:4], y[:4]), every=2)
+    log = tmp_path / "log.csv"
+    history = model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=2,
+        verbose=0,
+        validation_data=(x[4:], y[4:]),
+        callbacks=[callback, keras.callbacks.CSVLogger(str(log))],
+    )
+    assert callback.label == "ionq_qpu_aria_1"
+    key = "val_ionq_qpu_aria_1_accuracy"
+    first, second = history.history[key]  # every=2: NaN, then the second epoch's accuracy
+    assert math.isnan(first) and 0.0 <= second <= 1.0
+    assert key in log.read_text().splitlines()[0]
+    assert quantum.executor.qnode.device is train
+    assert {r["phase"] for r in hardware.cost_report().rows} == {"validation"}
+    hardware_rows = hardware.cost_report().rows
+    assert hardware_rows[0]["circuits"] == 4 and hardware_rows[0]["billed_usd"] > 0
+    assert {"training", "evaluation"} <= {r["phase"] for r in train.cost_report().rows}
+    with pytest.raises(ValueError, match="every must be an integer"):
+        ValidateOn(hardware, (x, y), every=0)
+    with pytest.raises(TypeError, match="device instance"):
+        ValidateOn("qstore.ionq", (x, y))
