@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from pennylane_qstore import Budget
 from qstore_layers.torch import QuantumLinear
+from qstore_layers.validate_on import evaluate_on
 
 
 def shared_budget(rank: int, world: int, args: argparse.Namespace) -> Budget:
@@ -51,7 +53,8 @@ def shared_budget(rank: int, world: int, args: argparse.Namespace) -> Budget:
 
 
 class HardwareValidation:
-    """Each rank's share of a validation subset, run on IonQ through a hardware router."""
+    """Each rank's share of a validation subset, with the model's quantum layer on IonQ through
+    a hardware router (:func:`qstore_layers.validate_on.evaluate_on`)."""
 
     def __init__(
         self,
@@ -70,23 +73,22 @@ class HardwareValidation:
         options = {"api_url": args.ionq_url, "error_mitigation": False}
         if args.ionq_key:
             options["api_key"] = args.ionq_key
+        # evaluate_on runs the layer with the device's shots; PennyLane deprecates device shots
+        warnings.filterwarnings("ignore", "Setting shots on device is deprecated")
         self.dev = qml.device(
             "qstore.router",
             wires=4,
+            shots=args.val_shots,
             strategy="hardware",
             targets=[args.qpu, "ionq.simulator"],
             budget=budget,
             target_options={"ionq": options},
         )
-        self.trained = model[0]
-        self.quantum = QuantumLinear(4, 1, readout="z", device=self.dev, shots=args.val_shots)
-        self.model = torch.nn.Sequential(self.quantum, model[1])  # shares the linear head
+        self.model = model
 
     def __call__(self, step: int) -> float:
         """Validate the current weights; every rank must call it (it all-reduces the score)."""
-        self.quantum.load_state_dict(self.trained.state_dict())
-        with self.dev.phase("validation"), torch.no_grad():
-            correct = (self.model(self.x).argmax(1) == self.y).sum().double()
+        score = evaluate_on(self.model, self.dev, [(self.x, self.y)])  # phase "validation"
         route = self.dev.routing_record.routes[0]
         billed = "billed ?" if route.cost_usd is None else f"${route.cost_usd:.2f}"
         print(
@@ -94,7 +96,7 @@ class HardwareValidation:
             f"({billed}; ledger ${self.budget.spent:.2f} spent)",
             flush=True,
         )
-        counts = torch.stack([correct, torch.tensor(float(len(self.x)))])
+        counts = torch.tensor([score * len(self.x), float(len(self.x))], dtype=torch.float64)
         if self.world > 1:
             dist.all_reduce(counts)
         self.last_step, self.score = step, float(counts[0] / counts[1])

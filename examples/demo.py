@@ -3,9 +3,9 @@
 A ``QuantumLinear`` layer (default ansatz: angle encoding, trainable entangling layers, ⟨X⟩⟨Y⟩⟨Z⟩
 readout of every qubit) sits between a PCA of scikit-learn's bundled 8x8 digits and a small
 ``nn.Linear`` head. Training runs on ``qstore.router``'s simulators (the batched engine). After
-every epoch the same weights are evaluated on a small validation subset through a second router,
-``strategy="hardware"``, whose first target is ``ionq.qpu.aria-1`` on the package's local IonQ
-server (IonQ's API on 127.0.0.1: priced like the QPU, simulated with noise). Both routers draw on
+every epoch ``qstore_layers.validate_on.evaluate_on`` runs the same model on a small validation
+subset with its quantum layer on a second router, ``strategy="hardware"``, whose first target is
+``ionq.qpu.aria-1`` on the package's local IonQ server (IonQ's API on 127.0.0.1: priced like the QPU, simulated with noise). Both routers draw on
 one budget; once what is left cannot pay for a validation pass, the router moves validation to
 ``ionq.simulator`` and its routing record says why. At the end the script prints the routing and
 cost reports and writes a PNG of the training curves and the cumulative cost.
@@ -19,6 +19,7 @@ import argparse
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from pennylane_qstore import Budget
 from pennylane_qstore.ionq.server import LocalIonQServer
 from qstore_layers.torch import QuantumLinear
+from qstore_layers.validate_on import evaluate_on
 
 HARDWARE = "ionq.qpu.aria-1"
 TARGETS = [HARDWARE, "ionq.simulator", "lightning.qubit"]
@@ -91,11 +93,14 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def hardware_router(server: LocalIonQServer, budget: Budget, wires: int) -> Any:
+def hardware_router(server: LocalIonQServer, budget: Budget, wires: int, shots: int) -> Any:
     """A router that sends sampled tapes to aria-1 while the budget lasts, then simulates."""
+    # evaluate_on runs the layer with the device's shots; PennyLane deprecates shots on devices
+    warnings.filterwarnings("ignore", "Setting shots on device is deprecated")
     return qml.device(
         "qstore.router",
         wires=wires,
+        shots=shots,
         strategy="hardware",
         targets=TARGETS,
         budget=budget,
@@ -116,9 +121,9 @@ def route_note(record: Any) -> tuple[str, str]:
 def validate(
     model: nn.Module, dev: Any, x: torch.Tensor, y: torch.Tensor
 ) -> tuple[float, str, str]:
-    """Accuracy of ``model`` on ``x`` through the hardware router, where it ran and why."""
-    with dev.phase("validation"):
-        score = accuracy(model, x, y)
+    """Accuracy of ``model`` on ``x`` with its quantum layer on the hardware router (phase
+    ``validation``), where it ran and why."""
+    score = evaluate_on(model, dev, [(x, y)])
     return score, *route_note(dev.routing_record)
 
 
@@ -181,11 +186,7 @@ def run(args: argparse.Namespace, server: LocalIonQServer, budget: Budget) -> li
     model = nn.Sequential(quantum, head)
     model(x_train[:1])  # materialise the lazy quantum weights before building the optimiser
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-    hw_dev = hardware_router(server, budget, args.qubits)
-    hw_quantum = QuantumLinear(
-        args.qubits, args.layers, device=hw_dev, shots=args.val_shots, seed=args.seed
-    )
-    hw_model = nn.Sequential(hw_quantum, head)  # shares the head; quantum weights copied
+    hw_dev = hardware_router(server, budget, args.qubits, args.val_shots)
 
     print(
         f"digits {args.digits[0]} vs {args.digits[1]}: {len(x_train)} train / {len(x_test)} test "
@@ -204,8 +205,7 @@ def run(args: argparse.Namespace, server: LocalIonQServer, budget: Budget) -> li
             total=len(x_train), desc=f"epoch {epoch}", leave=False, disable=args.no_progress
         ) as bar:
             loss = train_epoch(model, optimizer, x_train, y_train, args, bar)
-        hw_quantum.load_state_dict(quantum.state_dict())
-        val_acc, where, why = validate(hw_model, hw_dev, x_val, y_val)
+        val_acc, where, why = validate(model, hw_dev, x_val, y_val)
         row = {
             "epoch": epoch,
             "loss": loss,
