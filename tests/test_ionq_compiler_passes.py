@@ -212,9 +212,9 @@ def test_cli_report_prints_what_each_pass_removed(tmp_path, capsys):
     assert "verification: OK" in out
 
 
-@pytest.mark.parametrize("order", ["ab", "ba"])
+@pytest.mark.parametrize("order", ["ab", "ba", "ab†", "ba†"])
 def test_toffoli_form_is_exact(order):
-    from pennylane_qstore.ionq.lowering import toffoli_form
+    from pennylane_qstore.ionq.toffoli import toffoli_form
 
     op = qml.Toffoli(wires=[2, 0, 1])
     form = qml.tape.QuantumScript(toffoli_form(op, order))

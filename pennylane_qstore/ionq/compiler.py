@@ -43,6 +43,7 @@ from pennylane_qstore.ionq.ops import rad_to_turns, wrap_turns
 from pennylane_qstore.ionq.passes import CircuitBuilder, emit
 from pennylane_qstore.ionq.results import from_probabilities
 from pennylane_qstore.ionq.resynthesis import program, replay, resynthesise_blocks
+from pennylane_qstore.ionq.toffoli import choose_forms
 
 ENTANGLERS = ("ms", "zz")
 PASSES = ("cancel", "toffoli", "resynthesise")
@@ -202,21 +203,19 @@ def compile_operations(
     if "cancel" in passes and any(len(op.wires) > 2 for op in operations):
         [tape], _ = qml.transforms.cancel_inverses(QuantumScript(operations))
         operations = tape.operations  # adjacent inverse pairs of wider gates (Toffoli·Toffoli)
-    forms: tuple[str | None, ...] = (None,)
+
+    def compile_fn(ops: list[Operator]) -> NativeCircuit:
+        return _compile_once(ops, entangler, labels, passes, frame_wires)
+
     if "toffoli" in passes and any(isinstance(op, qml.Toffoli) for op in operations):
-        forms = (None, "ab", "ba")
-    compiled = [
-        _compile_once(operations, entangler, labels, passes, frame_wires, form) for form in forms
-    ]
-    return min(compiled, key=lambda c: (c.gate_counts()["2q"], c.gate_counts()["total"]))
+        return choose_forms(operations, compile_fn)
+    return compile_fn(list(operations))
 
 
-def _compile_once(operations, entangler, labels, passes, frame_wires, toffoli) -> NativeCircuit:
-    """Lower, optimise and emit ``operations`` with one way of writing Toffolis."""
+def _compile_once(operations, entangler, labels, passes, frame_wires) -> NativeCircuit:
+    """Lower, optimise and emit ``operations``."""
     index = {w: i for i, w in enumerate((*labels, *frame_wires))}
-    builder = CircuitBuilder(
-        len(index), merge="cancel" in passes, frame_qubits=len(frame_wires), toffoli=toffoli
-    )
+    builder = CircuitBuilder(len(index), merge="cancel" in passes, frame_qubits=len(frame_wires))
     lower(operations, index, builder)
     if "resynthesise" in passes:
         builder = _resynthesised(builder)

@@ -93,32 +93,9 @@ def _controlled(builder: CircuitBuilder, control: int, target: int, unitary, on_
         builder.one_qubit(control, flip)
 
 
-def toffoli_form(op: qml.Toffoli, order: str) -> list[Operator]:
-    """Return ``op`` as five interactions: controlled-√X, CNOT, controlled-√X†, CNOT, controlled-√X.
-
-    With controls ``a, b`` (``order="ab"``; ``"ba"`` swaps them) and target ``t``:
-    ``CV(b,t)``, ``CNOT(a,b)``, ``CV†(b,t)``, ``CNOT(a,b)``, ``CV(a,t)`` with ``V = √X``
-    (Barenco et al. 1995). Each controlled-√X is one partial-angle MS or ZZ.
-    """
-    a, b, t = op.wires
-    if order == "ba":
-        a, b = b, a
-    root = qml.SX(t)
-    return [
-        qml.ctrl(root, b),
-        qml.CNOT([a, b]),
-        qml.ctrl(qml.adjoint(root), b),
-        qml.CNOT([a, b]),
-        qml.ctrl(root, a),
-    ]
-
-
 def _lower_one(op: Operator, index: dict, builder: CircuitBuilder) -> None:
     name = op.name
     qubits = [index[w] for w in op.wires]
-    if builder.toffoli is not None and isinstance(op, qml.Toffoli):
-        lower(toffoli_form(op, builder.toffoli), index, builder)
-        return
     if isinstance(op, qml.Identity | qml.Barrier | qml.Snapshot):
         return
     if isinstance(op, qml.GlobalPhase):

@@ -91,24 +91,14 @@ class CircuitBuilder:
         merge: merge a new interaction into an earlier one on the same pair when everything in
             between commutes with it (the ``"cancel"`` pass); ``False`` keeps every interaction
             that is not a Pauli product.
-        toffoli: ``None`` lowers a Toffoli by PennyLane's decomposition (six CNOTs), ``"ab"`` or
-            ``"ba"`` as five controlled-√X/CNOT interactions with that order of its controls
-            (the ``"toffoli"`` pass tries each).
         frame_qubits: how many of the last qubits are *frame ancillas*: qubits in ``|0⟩`` that
             only ever take part in ``Z⊗Z`` interactions, so that an interaction of qubit ``q``
             with one is ``RZ`` on ``q`` kept apart from the runs around it (:mod:`.structure`
             uses them for parameters). :func:`emit` turns them into frame shifts.
     """
 
-    def __init__(
-        self,
-        num_qubits: int,
-        merge: bool = True,
-        frame_qubits: int = 0,
-        toffoli: str | None = None,
-    ) -> None:
+    def __init__(self, num_qubits: int, merge: bool = True, frame_qubits: int = 0) -> None:
         self.num_qubits = num_qubits
-        self.toffoli = toffoli  # how lowering writes a Toffoli (see lowering.toffoli_form)
         self.real_qubits = num_qubits - frame_qubits
         self.merge = merge
         self.position = list(range(num_qubits))
