@@ -11,6 +11,12 @@ The batched step runs with ``gateset="qis"`` (IonQ compiles) and, with ``--nativ
 The one-by-one baseline submits a single circuit per job and waits for it before the next; it is
 timed on ``--sample`` circuits and scaled to the whole workload (running all 1568 sequentially
 would take over 15 minutes at 200 ms per request).
+
+The second table is a training step (forward, backward, optimizer step) of the torch
+``QuantumLayer`` on the same circuit: round trips per step (device ``execute`` calls reaching
+the server, from ``qml.Tracker``'s ``batches``, and the jobs POSTed) with
+``prefetch_gradients=False`` (the forward job set, then the gradient job set in the backward
+pass) and with the default, which submits both in the forward pass (issue 11).
 """
 
 from __future__ import annotations
@@ -31,6 +37,39 @@ def circuit(inputs: pnp.ndarray, weights: pnp.ndarray) -> object:
     qml.AngleEmbedding(inputs, wires=range(QUBITS))
     qml.StronglyEntanglingLayers(weights, wires=range(QUBITS))
     return qml.expval(qml.Z(0) @ qml.Z(QUBITS - 1))
+
+
+def layer_steps(
+    server: LocalIonQServer, options: dict, shots: int, inputs: pnp.ndarray, weights: pnp.ndarray
+) -> list:
+    """Round trips, jobs and wall seconds of one QuantumLayer training step, before and after
+    the gradient prefetch."""
+    import torch
+
+    from qstore_layers.torch import QuantumLayer
+
+    rows = []
+    for name, prefetch in (("prefetch_gradients=False", False), ("default (prefetch)", None)):
+        dev = qml.device("qstore.ionq", wires=QUBITS, shots=shots, gateset="qis", **options)
+        qnode = qml.QNode(circuit, dev, diff_method="parameter-shift")
+        layer = QuantumLayer(
+            qnode,
+            {"weights": (LAYERS, QUBITS, 3)},
+            init_method={"weights": torch.tensor(weights.numpy())},
+            prefetch_gradients=prefetch,
+        )
+        opt = torch.optim.SGD(layer.parameters(), lr=0.01)
+        x = torch.tensor(inputs.numpy(), dtype=torch.float32)
+        jobs_before = server.job_count
+        start = time.perf_counter()
+        with qml.Tracker(dev) as tracker:
+            opt.zero_grad()
+            layer(x).mean().backward()
+            opt.step()
+        elapsed = time.perf_counter() - start
+        jobs = server.job_count - jobs_before
+        rows.append((name, jobs, tracker.totals["batches"], tracker.totals["executions"], elapsed))
+    return rows
 
 
 def main() -> None:
@@ -61,6 +100,7 @@ def main() -> None:
             jobs = server.job_count - jobs_before
             rows.append((f"batched, gateset={gateset}", jobs, tracker.totals["batches"], elapsed))
         circuits = tracker.totals["executions"]
+        steps = layer_steps(server, options, args.shots, inputs, weights)
 
         single = qml.device("qstore.ionq", wires=QUBITS, shots=args.shots, gateset="qis", **options)
         one = qml.QNode(circuit, single)
@@ -82,6 +122,12 @@ def main() -> None:
         f"qis: {round_trips} round trips vs {circuits}; job ratio {circuits / jobs:.0f}x, "
         f"wall-time ratio {serial_time / elapsed:.0f}x"
     )
+    print("\nQuantumLayer training step (torch, parameter-shift, gateset=qis)")
+    print(
+        f"{'mode':<30}{'jobs':>8}{'round trips per training step':>32}{'circuits':>10}{'wall s':>10}"
+    )
+    for name, jobs, round_trips, executions, elapsed in steps:
+        print(f"{name:<30}{jobs:>8}{round_trips:>32}{executions:>10}{elapsed:>10.1f}")
 
 
 if __name__ == "__main__":
