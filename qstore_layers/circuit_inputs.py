@@ -165,7 +165,20 @@ class Template:
             for cls, metadata, spec in self.ops:
                 data = tuple(columns[:, s] if isinstance(s, int) else s for s in spec)
                 ops.append(cls._unflatten(data, metadata))
-        return QuantumScript(ops)
+        return InputCircuit(ops)
+
+
+class InputCircuit(QuantumScript):
+    """A row's input circuit as the model QNode receives it; it notes whether the QNode read
+    its gates (:func:`prepend` does), so one that ignores its input circuits is refused."""
+
+    read = False
+
+    @property
+    def operations(self) -> list[qml.operation.Operator]:
+        """The circuit's gates."""
+        self.read = True
+        return super().operations
 
 
 def _template(tape: QuantumScript) -> tuple[Template, list[float]]:
@@ -249,10 +262,18 @@ def _derived_func(
             from autograd.tracer import getval
 
             columns = getval(columns)
-        kwargs = {circuit_arg: template.build(columns), **weights}
+        circuit = template.build(columns)
+        kwargs = {circuit_arg: circuit, **weights}
         if input_arg is not None:
             kwargs[input_arg] = inputs[..., :n_features]
-        return func(**kwargs)
+        result = func(**kwargs)
+        if not circuit.read:
+            raise ValueError(
+                f"The QNode takes {circuit_arg!r} but never applies it, so the input circuits "
+                f"would be ignored; call qstore_layers.circuit_inputs.prepend({circuit_arg}) in "
+                "the QNode where each row's circuit should act."
+            )
+        return result
 
     params = [inspect.Parameter("inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in weight_names]

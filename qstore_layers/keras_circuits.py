@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pennylane as qml
 import tensorflow as tf
 
 from qstore_layers.circuit_inputs import CircuitInputs
@@ -42,19 +43,25 @@ def run_groups(
     names = ci.weight_names
     w = dict(zip(names, weights, strict=True))
     outputs = np.zeros((sum(len(g.rows) for g in groups), n_outputs))
+    sampled = bool(qml.measurements.Shots(ci.qnode.shots))  # rows then sampled one by one
     pulls = []
     for group in groups:
         executor = ci.executor(group.template, 0)
         same = group.params.shape[1] == 0  # no angles: every row runs the same circuit
-        x = np.zeros((1, 1)) if same else group.params
-        result = executor.execute(x, w, with_vjp=with_vjp)
-        if result.outputs.shape[1] != n_outputs:
-            raise ValueError(
-                f"The QNode returns {result.outputs.shape[1]} values per sample but the layer was "
-                f"built with output_dim={n_outputs}; pass output_dim={result.outputs.shape[1]}."
-            )
-        outputs[group.rows] = result.outputs
-        pulls.append((group.rows, same, result.vjp))
+        if same and sampled:  # with shots every row is sampled on its own
+            parts = [([row], np.zeros((1, 1)), False) for row in group.rows]
+        else:
+            parts = [(group.rows, np.zeros((1, 1)) if same else group.params, same)]
+        for rows, x, shared in parts:
+            result = executor.execute(x, w, with_vjp=with_vjp)
+            if result.outputs.shape[1] != n_outputs:
+                raise ValueError(
+                    f"The QNode returns {result.outputs.shape[1]} values per sample but the layer "
+                    f"was built with output_dim={n_outputs}; pass "
+                    f"output_dim={result.outputs.shape[1]}."
+                )
+            outputs[rows] = result.outputs
+            pulls.append((rows, shared, result.vjp))
     if not with_vjp:
         return outputs, None
 

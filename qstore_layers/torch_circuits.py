@@ -63,16 +63,20 @@ def run_circuit_batch(
     if not groups:  # an empty batch: the output shape of a circuit without gates
         empty = torch.zeros(0, max(n_features, 1), dtype=like.dtype, device=like.device)
         return run_layer(ci.executor(EMPTY, n_features), empty, weights)
-    partitioned = qml.measurements.Shots(ci.qnode.shots).has_partitioned_shots
+    shots = qml.measurements.Shots(ci.qnode.shots)
+    partitioned, sampled = shots.has_partitioned_shots, bool(shots)
     dim = 1 if partitioned else 0  # a shot vector puts one output per setting first
     outs, order = [], []
     for group in groups:
         execution = ci.executor(group.template, n_features)
         angles = torch.as_tensor(group.params, dtype=like.dtype, device=like.device)
         rows = angles if x is None else torch.cat([x[group.rows], angles], dim=1)
-        if rows.shape[1] == 0:  # no features, no angles: every row runs the same circuit
+        if rows.shape[1] == 0 and not sampled:  # no features, no angles: one exact result
             out = run_layer(execution, rows.new_zeros(1, 1), weights)
             outs.append(out.expand(*out.shape[:dim], len(group.rows), *out.shape[dim + 1 :]))
+        elif rows.shape[1] == 0:  # with shots every row is sampled on its own
+            one = rows.new_zeros(1, 1)
+            outs.append(torch.cat([run_layer(execution, one, weights) for _ in group.rows], dim))
         else:
             outs.append(run_layer(execution, rows, weights))
         order += group.rows

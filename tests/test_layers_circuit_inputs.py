@@ -362,3 +362,47 @@ def test_keras_spsa_with_one_gate_parameter_is_the_central_difference(fast: bool
     w = float(np.float32(0.8))  # the float32 weight the layer holds
     by_hand = (total(w + 0.3) - total(w - 0.3)) / 0.6
     assert abs(float(grad) - by_hand) < 1e-6  # float32 outputs and gradient
+
+
+def test_a_qnode_that_ignores_its_circuits_is_refused() -> None:
+    def forgetful(circuits, w):
+        return body(w)
+
+    layer = QuantumLayer(qml.QNode(forgetful, qml.device("default.qubit", wires=3)), {"w": (5,)})
+    with pytest.raises(ValueError, match=r"never applies it.*prepend\(circuits\)"):
+        layer(CIRCUITS[:2])
+
+
+@pytest.mark.parametrize("fast", PATHS)
+def test_with_shots_rows_of_one_gate_free_circuit_are_sampled_independently(fast: bool) -> None:
+    def plain(circuits, w):
+        prepend(circuits)
+        qml.RY(w[0], 0)
+        return qml.expval(qml.Z(0))
+
+    dev = qml.device("default.qubit", wires=1, seed=3)
+    qnode = qml.set_shots(qml.QNode(plain, dev), 50)
+    layer = QuantumLayer(qnode, {"w": (1,)}, fast_path=fast).double()
+    with torch.no_grad():
+        layer.w.fill_(1.0)
+    rows = [qml.tape.QuantumScript([])] * 64
+    out = layer(rows).detach().numpy().ravel()
+    assert len(set(out.round(12))) > 1  # one sample copied to every row would be one value
+    assert abs(out.mean() - math.cos(1.0)) < 5 * math.sin(1.0) / math.sqrt(50 * 64)
+
+
+def test_keras_with_shots_rows_of_one_gate_free_circuit_are_sampled_independently() -> None:
+    tf, _, layer_cls = _keras()
+
+    def plain(circuits, w):
+        prepend(circuits)
+        qml.RY(w[0], 0)
+        return qml.expval(qml.Z(0))
+
+    qnode = qml.set_shots(qml.QNode(plain, qml.device("default.qubit", wires=3, seed=4)), 50)
+    layer = layer_cls(qnode, {"w": (1,)}, 1)
+    layer.build((None,))
+    layer.qweights[0].assign(np.ones(1, dtype=layer.qweights[0].dtype))
+    out = layer(tf.constant([QASM2 + "h q[2];\nh q[2];\n"] * 32)).numpy().ravel()
+    assert len(set(out.round(6))) > 1
+    assert abs(out.mean() - math.cos(1.0)) < 5 * math.sin(1.0) / math.sqrt(50 * 32)
