@@ -278,3 +278,23 @@ def test_keras_fit_one_round_trip_per_step_on_ionq(server, prefetch, round_trips
     with qml.Tracker(dev) as tracker:
         model.fit(x, y, batch_size=4, epochs=2, verbose=0)
     assert tracker.totals["batches"] == 2 * round_trips  # two steps
+
+
+def test_router_with_an_ionq_target_prefetches_by_default(server) -> None:
+    """has_remote_targets turns the prefetch on: the step is one router batch and one job."""
+    options = {"ionq": {"api_url": server.url, "api_key": server.api_key}}
+    dev = qml.device(
+        "qstore.router", wires=2, shots=300, targets=["ionq.simulator"], target_options=options
+    )
+    layer = QuantumLinear(2, 1, device=dev, shots=300, readout="z")
+    x = torch.rand(4, 2)
+    with torch.no_grad():
+        layer.eval()(x)
+    layer.train()
+    jobs = server.job_count
+    with qml.Tracker(dev) as tracker:
+        layer(x).sum().backward()
+    assert tracker.totals["batches"] == 1 and server.job_count - jobs == 1
+    assert layer.weights.grad.abs().sum() > 0
+    training = [r for r in dev.cost_report().rows if r["phase"] == "training"]
+    assert sum(r["circuits"] for r in training) == tracker.totals["executions"]
