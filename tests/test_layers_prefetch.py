@@ -298,3 +298,23 @@ def test_router_with_an_ionq_target_prefetches_by_default(server) -> None:
     assert layer.weights.grad.abs().sum() > 0
     training = [r for r in dev.cost_report().rows if r["phase"] == "training"]
     assert sum(r["circuits"] for r in training) == tracker.totals["executions"]
+
+
+def test_trainable_hamiltonian_coefficients_match_the_normal_path() -> None:
+    """The gradient expansion splits the Hamiltonian; its coefficient trains through torch."""
+
+    def ham(inputs, w):
+        qml.RY(inputs[..., 0], wires=0)
+        qml.RX(w[0], wires=1)
+        qml.CNOT([0, 1])
+        qml.RY(w[2] * inputs[..., 0], wires=1)
+        return qml.expval(qml.Hamiltonian([w[1], 0.5], [qml.Z(0) @ qml.Z(1), qml.X(1)]))
+
+    runs = [
+        _step(_layer(qml.device("default.qubit", wires=2), p, func=ham), X[:, :1])
+        for p in (True, False)
+    ]
+    assert (runs[0][3], runs[1][3]) == (1, 2)
+    for a, b in zip(runs[0][:3], runs[1][:3], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    assert runs[0][2][1].abs() > 0.1  # the coefficient's gradient is there
