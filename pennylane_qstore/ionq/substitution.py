@@ -85,13 +85,17 @@ def _fold(
     - ``t < 0``: ``MS(φ0, φ1, t) = MS(φ0 + 1/2, φ1, -t)``; ``ZZ(t) = X₀·ZZ(-t)·X₀`` with
       ``X = GPI(0)``.
     """
-    offsets = np.zeros(qubits)
+    offsets = [0.0] * qubits
     phase = 0.0
     out: list[NativeGate] = []
     for gate in gates:
         if gate.angle is None:
-            shifted = tuple(p + offsets[q] for p, q in zip(gate.phases, gate.qubits, strict=True))
-            out.append(NativeGate(gate.name, gate.qubits, _turns(shifted)))
+            if any(offsets[q] for q in gate.qubits):
+                shifted = tuple(
+                    p + offsets[q] for p, q in zip(gate.phases, gate.qubits, strict=True)
+                )
+                gate = NativeGate(gate.name, gate.qubits, _turns(shifted))
+            out.append(gate)
             continue
         t = (gate.angle + 0.5) % 1.0 - 0.5
         t = 0.5 if t == -0.5 else t
@@ -118,11 +122,12 @@ def _fold(
         core = NativeGate("zz", gate.qubits, (), min(abs(t), 0.25))
         out.extend([flip, core, flip] if t < 0 else [core])
         if big:  # the Z⊗Z of the fold acts after the gate
-            offsets[[first, second]] += 0.5
+            offsets[first] += 0.5
+            offsets[second] += 0.5
             phase += 0.5
-    return out, offsets, phase
+    return out, np.array(offsets), phase
 
 
 def _turns(phases: tuple) -> tuple[float, ...]:
-    """Return ``phases`` wrapped into ``(-1/2, 1/2]`` turns."""
-    return tuple(float(x) for x in wrapped_turns(np.asarray(phases, dtype=float)))
+    """Return ``phases`` wrapped into ``[-1/2, 1/2)`` turns."""
+    return tuple((x + 0.5) % 1.0 - 0.5 for x in phases)
