@@ -37,7 +37,9 @@ def test_demo_validates_on_aria_until_the_budget_is_spent(tmp_path: Path) -> Non
     assert losses[-1] < losses[0]
     assert float(rows[-1][3]) >= 0.9  # test accuracy on the simulator
     assert [r[6] for r in rows] == ["ionq.qpu.aria-1", "ionq.simulator"]
-    assert "because ionq.qpu.aria-1 failed: BudgetExhausted" in run.stdout
+    assert re.search(
+        r"because ionq.qpu.aria-1: over budget \(this batch ~\$335.20, \$64.80 left\)", run.stdout
+    )
     assert re.search(r"^\s+engine\s+110 tape\(s\)\s+4 wires\s+analytic", run.stdout, re.M)
 
     budget = Budget(400.0, ledger=ledger)

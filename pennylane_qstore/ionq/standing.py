@@ -1,10 +1,11 @@
 """How ``qstore.router``'s strategies see an IonQ QPU: status, queue, run time and price.
 
 The router asks before each batch; the backend's status and characterization come from
-:class:`~pennylane_qstore.ionq.status.BackendMonitor` (cached with a short TTL). Gate counts are
-those of the router's tapes before IonQ compilation, so the price is an estimate for ranking;
-the ``qstore.ionq`` device reserves a conservative estimate of the compiled circuits before it
-submits, and refuses (``BudgetExhausted``) what the budget cannot pay.
+:class:`~pennylane_qstore.ionq.status.BackendMonitor` (cached with a short TTL). The tapes go
+through the device's own preprocessing (measurement groups, broadcasts split, IonQ compilation
+through its structure cache), so the price is the one the ``qstore.ionq`` device will reserve
+before it submits; the device still checks the budget itself and refuses (``BudgetExhausted``)
+what it cannot pay.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections.abc import Sequence
 
 from pennylane.tape import QuantumScript
 
-from pennylane_qstore.ionq.backends import debiasing_on
+from pennylane_qstore.ionq.billing import reservation_estimate
 from pennylane_qstore.ionq.device import IonQDevice
-from pennylane_qstore.ionq.pricing import job_cost
 from pennylane_qstore.ionq.status import monitor_for
 from pennylane_qstore.router.strategy import Standing
 
@@ -43,16 +43,17 @@ def ionq_standing(dev: IonQDevice, name: str, tapes: Sequence[QuantumScript]) ->
     wires = max((len(t.wires) for t in tapes), default=0)
     if wires > status.qubits:
         return Standing(name, f"{wires} wires > {status.qubits} qubits")
+    try:
+        circuits, _ = dev.preprocess_transforms(dev.setup_execution_config())(tapes)
+    except Exception as exc:  # the device would refuse them too
+        return Standing(name, f"cannot run these tapes ({type(exc).__name__}: {exc})")
     by_shots: dict[int, list[tuple[int, int]]] = {}
-    for tape in tapes:
-        by_shots.setdefault(tape.shots.total_shots or 0, []).append(tape_gate_counts(tape))
+    for circuit in circuits:
+        by_shots.setdefault(circuit.shots.total_shots or 0, []).append(tape_gate_counts(circuit))
+    monitor = monitor_for(dev.client)
     execution = sum(
-        monitor_for(dev.client).execution_seconds(dev.backend, shots, counts)
-        for shots, counts in by_shots.items()
+        monitor.execution_seconds(dev.backend, shots, counts) for shots, counts in by_shots.items()
     )
-    estimate = minimum = 0.0
-    for shots, counts in by_shots.items():
-        mitigation = debiasing_on(dev.backend, shots, dev.error_mitigation)
-        estimate += job_cost(dev.backend, shots, counts, mitigation, dev.rates)
-        minimum += job_cost(dev.backend, 0, [(0, 0)] * len(counts), mitigation, dev.rates)
-    return Standing(name, None, status.average_queue_s, execution, estimate, minimum)
+    jobs = list(by_shots.items())
+    estimate = reservation_estimate(dev.backend, jobs, dev.error_mitigation, dev.rates)
+    return Standing(name, None, status.average_queue_s, execution, estimate)

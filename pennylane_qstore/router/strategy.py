@@ -30,9 +30,8 @@ class Standing:
             ``None`` when it can.
         queue_s: Expected seconds in the queue before the jobs start.
         execution_s: Estimated seconds of execution of all the tapes.
-        estimated_usd: Estimated price of the tapes.
-        minimum_usd: The least the tapes can cost (per-job minimums), used to skip a target the
-            remaining budget cannot pay for whatever the compiled gate counts turn out to be.
+        estimated_usd: The price the target's device will reserve on the budget for the tapes
+            (a target whose estimate exceeds what is left of the budget is skipped).
     """
 
     target: str
@@ -40,7 +39,6 @@ class Standing:
     queue_s: float = 0.0
     execution_s: float = 0.0
     estimated_usd: float = 0.0
-    minimum_usd: float = 0.0
 
     @property
     def completion_s(self) -> float:
@@ -120,10 +118,10 @@ def order_chain(
 
 
 def _within(item: Standing, remaining_usd: float) -> Standing:
-    """``item``, or a skipped standing when even its least cost exceeds the budget left."""
-    if item.problem is None and item.minimum_usd > remaining_usd:
+    """``item``, or a skipped standing when its estimate exceeds the budget left."""
+    if item.problem is None and item.estimated_usd > remaining_usd:
         spare = "nothing" if remaining_usd <= 0 else f"${remaining_usd:.2f}"
         return Standing(
-            item.target, f"over budget (at least ${item.minimum_usd:.2f}, {spare} left)"
+            item.target, f"over budget (this batch ~${item.estimated_usd:.2f}, {spare} left)"
         )
     return item
