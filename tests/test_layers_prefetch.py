@@ -318,3 +318,13 @@ def test_trainable_hamiltonian_coefficients_match_the_normal_path() -> None:
     for a, b in zip(runs[0][:3], runs[1][:3], strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
     assert runs[0][2][1].abs() > 0.1  # the coefficient's gradient is there
+
+
+def test_keras_option_is_validated_and_serialized() -> None:
+    pytest.importorskip("tensorflow")
+    from qstore_layers.keras import QuantumDense
+
+    layer = QuantumDense(2, 1, device="default.qubit", prefetch_gradients=True)
+    assert QuantumDense.from_config(layer.get_config()).executor.options.prefetch_gradients
+    with pytest.raises(ValueError, match="prefetch_gradients must be None"):
+        QuantumDense(2, 1, device="default.qubit", prefetch_gradients="auto")
