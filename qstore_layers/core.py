@@ -14,9 +14,10 @@ Execution happens in two stages so that device work can run concurrently safely:
    threads when ``async_execution`` is on. Gradients with respect to the gate parameters are then
    chained back through the classical map.
 
-The module is ~560 lines because :class:`BatchExecutor` is deliberately the one place where a
+The module is ~610 lines because :class:`BatchExecutor` is deliberately the one place where a
 batch's execution path (engine or device, and the gradient method per circuit) is chosen;
-validation, options and the device-Jacobian shortcut live in their own modules.
+validation, options, the device-Jacobian shortcut and the gradient prefetch live in their own
+modules.
 """
 
 from __future__ import annotations
