@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from pennylane_qstore.ionq.server_backends import (
     estimate_answer,
     update_state,
 )
-from pennylane_qstore.ionq.server_http import API_PREFIX, handler_for
+from pennylane_qstore.ionq.server_http import API_PREFIX, LocalHTTPServer, handler_for
 from pennylane_qstore.ionq.simulate import simulate_probabilities
 
 # Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
@@ -117,8 +116,7 @@ class LocalIonQServer:
         self._faults: list[_Fault] = []
         self._backends = default_states()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = LocalHTTPServer((host, port), handler_for(self))
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------

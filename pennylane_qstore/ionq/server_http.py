@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from pennylane_qstore.ionq.server import LocalIonQServer
 
 API_PREFIX = "/v0.4"
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server whose listen backlog takes a device's burst of concurrent
+    requests (the standard library's 5 makes bursts of 16 pooled requests wait or fail)."""
+
+    request_queue_size = 128
+    daemon_threads = True
 
 
 def handler_for(server: LocalIonQServer) -> type[BaseHTTPRequestHandler]:
