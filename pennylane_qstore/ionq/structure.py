@@ -17,9 +17,9 @@ Before a template is used it must reproduce a fresh template compile at a second
 the structure is marked uncacheable and every circuit is compiled afresh. A substituted MS/ZZ angle
 outside IonQ's ``(0, 1/4]`` turns (a ±π/2 shift of a two-qubit rotation) is folded back exactly
 (:mod:`.substitution`: sign into an MS phase or an X conjugation of ZZ, a half turn into a GPI
-pair or virtual Z frames), at the price of two extra pulses; an angle that lands on 0 (the gate vanishes)
-falls back to a fresh compile. Special angles (``RX(0)``) are not exploited: the template keeps
-their pulses.
+pair or virtual Z frames), at the price of two extra pulses; an angle that lands on 0 (the gate
+vanishes) falls back to a fresh compile. Special angles (``RX(0)``) are not exploited: the
+template keeps their pulses.
 """
 
 from __future__ import annotations
