@@ -105,6 +105,17 @@ def test_non_affine_structure_is_compiled_fresh():
     assert (cache.misses, cache.hits) == (1, 0)
 
 
+def test_operators_whose_parameters_cannot_be_rebound_are_compiled_fresh():
+    # found by pl-device-test (TrotterProduct): an Exp of a Hamiltonian cannot have its
+    # parameters rebound one by one; the cache must compile it afresh, exactly
+    cache = StructureCache()
+    hamiltonian = qml.dot([0.3, -0.5], [qml.X(0) @ qml.X(1), qml.Z(0)])
+    for time in (0.2, 0.7):
+        ops = [qml.Hadamard(0), *qml.TrotterProduct(hamiltonian, time, n=2).decomposition()]
+        ops = [qml.RY(time, 1), *ops]
+        assert_same_as_fresh(cache.compile(ops, "ms"), ops, "ms")
+
+
 def test_no_template_with_more_two_qubit_gates_than_a_fresh_compile():
     cache = StructureCache()
     for x in (0.3, 0.8):  # parametrised gates inside a block would keep resynthesis from it

@@ -301,7 +301,15 @@ class StructureCache:
             for _ in range(ATTEMPTS):  # a random point may sit where an angle changes branch
                 try:
                     template = _template(operations, values, entangler, labels, attempt_passes, rng)
-                except (ValueError, ArithmeticError, TypeError) as exc:
+                except (
+                    ValueError,
+                    ArithmeticError,
+                    TypeError,
+                    LookupError,
+                    NotImplementedError,
+                ) as exc:
+                    # e.g. an operator whose parameters cannot be rebound one by one (an Exp of
+                    # a Hamiltonian): compiled afresh, exactly, every time
                     logger.debug("structure not cacheable: %s", exc)
                     return None
                 if template is not None:
