@@ -235,11 +235,12 @@ def test_top_level_exports() -> None:
     assert pennylane_qstore.BudgetExhausted is BudgetExhausted
 
 
-def test_a_different_budget_on_one_ledger_warns(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_different_budget_on_one_ledger_is_refused(tmp_path) -> None:
     path = tmp_path / "run.sqlite"
     reserve(Budget(20.0, ledger=path), 1.0)
-    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.budget"):
-        reserve(Budget(20.0, ledger=path), 1.0)
-        assert caplog.records == []
-        reserve(Budget(40.0, ledger=path), 1.0)
-    assert "last used with a $20.00 budget, this Budget is $40.00" in caplog.text
+    reserve(Budget(20.0, ledger=path), 1.0)  # the same budget, another device or process
+    with pytest.raises(ValueError, match=r"holds a \$20.00 budget, not \$40.00.*Budget\(20.0"):
+        Budget(40.0, ledger=path)
+    shared = Budget(5.0).ledger
+    with pytest.raises(ValueError, match="in memory"):
+        Budget(6.0, ledger=shared)

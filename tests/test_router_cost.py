@@ -225,18 +225,22 @@ def test_without_budget_the_router_reports_its_ionq_jobs(server):
     assert dev.budget is None
 
 
+def _skip_warning(record: logging.LogRecord, text: str) -> bool:
+    return record.name == "pennylane_qstore.router.execution" and text in record.getMessage()
+
+
 def test_a_lasting_skip_warns_once_then_again_when_it_changes(server, caplog):
     server.set_backend("qpu.aria-1", status="unavailable")
     dev = _router(server, strategy="hardware", targets=["ionq.qpu.aria-1", "ionq.simulator"])
     f = _circuit(dev)
-    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.router"):
+    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.router.execution"):
         f(0.1)
         f(0.2)
-        assert len([r for r in caplog.records if "aria-1" in r.message]) == 1
+        assert len([r for r in caplog.records if _skip_warning(r, "aria-1")]) == 1
         server.set_backend("qpu.aria-1", status="available", degraded=True)
         _fresh_status(server)
         f(0.3)
-    assert len([r for r in caplog.records if "aria-1" in r.message]) == 2
+    assert len([r for r in caplog.records if _skip_warning(r, "aria-1")]) == 2
     assert "degraded" in caplog.records[-1].message
 
 
@@ -248,3 +252,44 @@ def test_a_copied_router_or_model_draws_on_the_same_budget():
     assert clone.ledger is dev.ledger
     dev.budget.reserve(4.0, target="ionq.qpu.aria-1", phase="default", circuits=1, shots=1)
     assert clone.budget.remaining == pytest.approx(1.0)
+
+
+def test_named_billed_targets_without_budget_warn_at_construction(server, caplog):
+    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.router"):
+        _router(server, targets=["ionq.qpu.aria-1", "default.qubit"])
+    assert "spending on QPUs is not capped" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pennylane_qstore.router"):
+        _router(server, targets=["ionq.qpu.aria-1", "default.qubit"], budget=1.0)
+        _router(server, targets=["ionq.simulator"])
+    assert caplog.records == []
+
+
+def test_a_job_queued_on_a_backend_that_goes_away_is_cancelled_and_falls_back(server):
+    import threading
+
+    server.set_backend("qpu.aria-1", queue_time=30.0)
+    budget = Budget(100.0)
+    dev = _router(
+        server,
+        strategy="hardware",
+        targets=["ionq.qpu.aria-1", "ionq.simulator"],
+        budget=budget,
+        ionq={"error_mitigation": False, "poll_interval": 0.05},
+    )
+
+    def go_away():
+        server.set_backend("qpu.aria-1", status="unavailable")
+        _fresh_status(server)
+
+    timer = threading.Timer(0.5, go_away)
+    timer.start()
+    try:
+        value = _circuit(dev)(0.3)
+    finally:
+        timer.cancel()
+    route = dev.routing_record.routes[0]
+    assert route.target == "ionq.simulator"
+    assert "IonQBackendUnavailable" in route.failures[0].error
+    assert abs(value - np.cos(0.3)) < 5 / np.sqrt(200)
+    assert budget.spent == 0 and budget.reserved == 0  # cancelled in the queue: not billed

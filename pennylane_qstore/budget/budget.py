@@ -235,6 +235,15 @@ class Budget:
                 f"Budget(ledger=) takes a file path, a Ledger or None, got {type(ledger).__name__}"
             )
         self.ledger: Ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        with self.ledger.transaction() as conn:
+            held = self.ledger.claim_budget(conn, to_micro(self._usd))
+        if held is not None:
+            raise ValueError(
+                f"ledger {self.ledger.path or '(in memory)'} holds a ${to_usd(held):.2f} budget, "
+                f"not ${self._usd:.2f}: every device and process of one run must use the same "
+                f"Budget({to_usd(held)!r}, ledger=...) (two limits on one ledger could together "
+                "spend past the smaller one); start a new ledger file for a new budget"
+            )
 
     def __repr__(self) -> str:
         return f"Budget({self._usd!r}, ledger={self.ledger!r})"
@@ -309,7 +318,6 @@ class Budget:
         }
         with self.ledger.transaction() as conn:
             spent, reserved = self.ledger.totals_micro(conn)
-            previous = self.ledger.swap_budget(conn, to_micro(self._usd))
             if spent + reserved + amount > to_micro(self._usd):
                 raise BudgetExhausted(to_usd(amount), to_usd(spent), to_usd(reserved), self._usd)
             stored = {**row, "client_ids": "[]", "job_ids": "[]"}
@@ -320,14 +328,6 @@ class Budget:
             )
             with _in_flight_lock:
                 _in_flight.add(row["id"])
-        if previous is not None and previous != to_micro(self._usd):
-            logger.warning(
-                "ledger %s was last used with a $%.2f budget, this Budget is $%.2f: give every "
-                "device and process of one run the same Budget(usd, ledger=...)",
-                self.ledger.path,
-                to_usd(previous),
-                self._usd,
-            )
         logger.debug("reserved $%.6f for %s (%s)", to_usd(amount), target, row["id"])
         return Reservation(self.ledger, row)
 

@@ -170,13 +170,16 @@ class Ledger:
         return int(spent), int(reserved)
 
     @staticmethod
-    def swap_budget(conn: sqlite3.Connection, micro_usd: int) -> int | None:
-        """Store the budget (micro-dollars) of the latest reservation; return the previous one."""
+    def claim_budget(conn: sqlite3.Connection, micro_usd: int) -> int | None:
+        """Record the ledger's budget (micro-dollars) if it has none; return a different one it
+        already holds, else ``None``."""
         row = conn.execute("SELECT value FROM meta WHERE key = 'budget_micro'").fetchone()
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('budget_micro', ?)", (str(micro_usd),)
-        )
-        return None if row is None else int(row[0])
+        if row is None:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('budget_micro', ?)", (str(micro_usd),)
+            )
+            return None
+        return None if int(row[0]) == micro_usd else int(row[0])
 
     @staticmethod
     def insert_usage(conn: sqlite3.Connection, **row: Any) -> None:

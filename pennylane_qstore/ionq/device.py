@@ -117,6 +117,11 @@ class IonQDevice(CostTracking, Device):
         timeout: Seconds to wait for a batch before cancelling it (``None``: no limit).
         progress: Print progress to stderr for waits over 5 s (default: when stderr is a TTY).
         metadata: String metadata added to every job.
+        watch_backend: While jobs wait in the queue, check the backend's status (``GET
+            /backends``, cached for 30 s) and cancel the batch with
+            :class:`~pennylane_qstore.ionq.errors.IonQBackendUnavailable` when the backend is
+            no longer available or is degraded (``qstore.router`` sets it for its IonQ targets,
+            so it can fall back). By default jobs stay queued until the backend is back.
     """
 
     name = "qstore.ionq"
@@ -147,6 +152,7 @@ class IonQDevice(CostTracking, Device):
         timeout: float | None = None,
         progress: bool | None = None,
         metadata: Mapping[str, str] | None = None,
+        watch_backend: bool = False,
         **options: Any,
     ) -> None:
         if options:
@@ -192,6 +198,7 @@ class IonQDevice(CostTracking, Device):
         self.timeout = positive("timeout", timeout)
         self.progress = optional_bool("progress", progress)
         self.metadata = check_metadata(metadata)
+        self.watch_backend = flag("watch_backend", watch_backend)
         self.client = IonQClient(api_key=api_key, api_url=api_url)
         self.runs: list[RunRecord] = []
         self.structure_cache = StructureCache()  # native compiles once per circuit structure
@@ -313,7 +320,22 @@ class IonQDevice(CostTracking, Device):
             timeout=self.timeout,
             progress=self.progress,
             dry_run=self.dry_run,
+            watch=self._backend_problem if self.watch_backend else None,
         )
+
+    def _backend_problem(self) -> str | None:
+        """Why the backend cannot run queued jobs now (``None``: it can, or its status is not
+        known; an unreadable status never cancels jobs)."""
+        from pennylane_qstore.ionq.status import monitor_for
+
+        try:
+            status = monitor_for(self.client).status(self.backend)
+        except Exception as exc:
+            logger.debug("status of %s unknown while its jobs wait: %s", self.backend, exc)
+            return None
+        if not status.available:
+            return f"{self.backend} became {status.status}"
+        return f"{self.backend} became degraded" if status.degraded else None
 
     def _serialise(self, circuit: QuantumScript) -> tuple[list[dict[str, Any]], Wires]:
         """Return ``(IonQ gate list, wire order)``: wire ``order[i]`` is qubit ``i``.

@@ -68,6 +68,24 @@ class IonQTimeoutError(IonQError):
         self.timeout = timeout
 
 
+class IonQBackendUnavailable(IonQError):
+    """The backend stopped taking jobs (unavailable, retired, degraded) while a job of the batch
+    waited in its queue; the device cancelled the batch's jobs (``watch_backend=True``).
+
+    Attributes:
+        job_id: The job that was waiting.
+        problem: What ``GET /backends`` said (for example ``qpu.aria-1 is unavailable``).
+    """
+
+    def __init__(self, job_id: str, problem: str) -> None:
+        super().__init__(
+            f"IonQ job {job_id} was waiting in the queue when {problem}; its batch was cancelled "
+            "(watch_backend=False keeps jobs queued until the backend is back)"
+        )
+        self.job_id = job_id
+        self.problem = problem
+
+
 class CostCapExceeded(IonQError):
     """A batch's estimated cost is above the device's ``cost_cap``; nothing was submitted."""
 

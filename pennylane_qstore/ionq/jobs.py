@@ -19,7 +19,7 @@ from typing import Any
 
 from pennylane_qstore.ionq.backends import JOB_STATES, WAITING_STATES
 from pennylane_qstore.ionq.client import IonQClient
-from pennylane_qstore.ionq.errors import IonQJobFailed, IonQTimeoutError
+from pennylane_qstore.ionq.errors import IonQBackendUnavailable, IonQJobFailed, IonQTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class JobRunner:
         progress: Print progress to stderr after 5 s (``None``: when stderr is a TTY).
         dry_run: Whether the jobs are dry runs (no results to fetch).
         on_submit: Called with each job id as soon as IonQ returned it (a budget attaches it).
+        watch: Called while a job waits in the queue; returns why the backend cannot run it
+            now (the batch is then cancelled with ``IonQBackendUnavailable``), or ``None``.
     """
 
     client: IonQClient
@@ -92,6 +94,7 @@ class JobRunner:
     progress: bool | None = None
     dry_run: bool = False
     on_submit: Callable[[str], None] | None = None
+    watch: Callable[[], str | None] | None = None
     batch: Batch = field(default_factory=Batch)
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -179,6 +182,10 @@ class JobRunner:
             elapsed = time.monotonic() - state.started
             if self.timeout is not None and elapsed > self.timeout:
                 raise IonQTimeoutError(job_id, JOB_STATES.get(status, status), self.timeout)
+            if self.watch is not None and status in ("submitted", "ready"):
+                problem = await self.call(self.watch)
+                if problem is not None:
+                    raise IonQBackendUnavailable(job_id, problem)
             self._show_progress(elapsed)
             await asyncio.sleep(delay)
             delay = min(longest, delay * 1.5)

@@ -171,10 +171,12 @@ class RouterDevice(RoutedExecution, Device):
         self._target_setup: dict[tuple, tuple[ExecutionConfig, CompilePipeline]] = {}
         self._chains: dict[tuple, tuple[str, tuple[str, ...]]] = {}
         self.routing_history: deque[RoutingRecord] = deque(maxlen=1000)
-        if self._strategy == "hardware" and self._budget is None:
+        billed = [n for n in self.usable_targets() if get_target(n).billed]
+        if billed and self._budget is None:
             logger.warning(
-                "qstore.router: strategy='hardware' without budget=: spending on QPUs is not "
-                "capped; pass budget=<USD> or a pennylane_qstore.Budget"
+                "qstore.router: billed targets %s may run and budget= is not set: spending on "
+                "QPUs is not capped; pass budget=<USD> or a pennylane_qstore.Budget",
+                billed,
             )
         for key in self._target_options:  # build one now: a wrong option fails here
             names = [s.name for s in registered_targets() if covers(key, s.name)]
@@ -353,18 +355,21 @@ class RouterDevice(RoutedExecution, Device):
                 else spec.factory(self.wires, seed)
             )
             if spec.remote:
-                self._share_ledger(dev, name)
+                self._adopt_remote(dev, name)
             self._devices[name] = dev
         return self._devices[name]
 
-    def _share_ledger(self, dev: Device, name: str) -> None:
-        """Make a remote target's device draw on this router's budget and record its jobs in
-        this router's ledger, under this router's label and the target's name."""
+    def _adopt_remote(self, dev: Device, name: str) -> None:
+        """Make a remote target's device draw on this router's budget, record its jobs in this
+        router's ledger under this router's label, and cancel jobs queued on a backend that
+        stops taking them (so the tapes fall back) unless ``target_options`` said otherwise."""
         if self._budget is not None:
             dev.budget = self._budget
         else:
             dev.ledger = self._ledger
         dev.cost_label = self._label
+        if "watch_backend" not in self._options_for(name):
+            dev.watch_backend = True
 
     def _setup(self, name: str, gradient_method: str | None, interface: Any):
         """Return the target's execution config and preprocessing for a derivative mode."""

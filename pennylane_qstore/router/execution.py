@@ -85,11 +85,16 @@ class RoutedExecution:
     ) -> tuple[Sequence[Any], Route]:
         num_wires = max(len(t.wires) for t in tapes)
         chain, reason, skipped = self._rank(tapes, chain, reason, shots)
+        if not chain and skipped:
+            raise RoutingError(
+                f"No target can take {len(tapes)} tape(s) now: {'; '.join(skipped)}. Name a "
+                "simulator after the QPUs in targets=[...] to fall back to it, or raise the "
+                "budget; an unavailable backend is retried on the next batch."
+            )
         if not chain:
             mode = f" for {method} derivatives" if method else ""
-            why = f" ({'; '.join(skipped)})" if skipped else ""
             raise RoutingError(
-                f"No available target{mode} for a {num_wires}-wire tape{why}; usable targets: "
+                f"No available target{mode} for a {num_wires}-wire tape; usable targets: "
                 f"{self.usable_targets()}. Run `qstore devices` to see why others are unavailable."
             )
         failures: list[Failure] = []
@@ -103,14 +108,14 @@ class RoutedExecution:
                 failures.append(Failure(name, f"{type(exc).__name__}: {exc}"))
                 if not self._fallback:
                     raise
+                rest = list(chain[chain.index(name) + 1 :])
                 logger.warning(
-                    "qstore.router: target %s failed on %d tape(s) (%s: %s); trying the next "
-                    "target of %s",
+                    "qstore.router: target %s failed on %d tape(s) (%s: %s); %s",
                     name,
                     len(tapes),
                     type(exc).__name__,
                     exc,
-                    list(chain),
+                    f"trying {rest[0]} next (then {rest[1:]})" if rest else "no target is left",
                 )
                 continue
             logger.debug("qstore.router: %d tape(s) ran on %s (%s)", len(tapes), name, reason)
