@@ -242,7 +242,9 @@ class Ledger:
             grouped = conn.execute(
                 "SELECT phase, target, SUM(jobs), SUM(circuits), SUM(shots), "
                 "SUM(estimated_micro), SUM(billed_micro), SUM(queue_s), SUM(exec_s) "
-                f"FROM usage {where} GROUP BY phase, target ORDER BY MIN(id)",
+                f"FROM usage AS u {where} GROUP BY phase, target ORDER BY "
+                # phases in the order they started, each phase's targets likewise
+                "(SELECT MIN(id) FROM usage WHERE phase = u.phase), MIN(id)",
                 args,
             ).fetchall()
             count, reserved = conn.execute(
