@@ -151,6 +151,7 @@ class RouterDevice(RoutedExecution, Device):
                 f"policy= takes a pennylane_qstore.router.RoutingPolicy, got {type(policy).__name__}."
             )
         self._explicit = explicit
+        self._pinned_by = "target=" if target is not None else "targets="
         self._policy = policy or default_policy()
         if not isinstance(fallback, (bool, np.bool_)):
             raise TypeError(f"fallback= takes True or False, got {fallback!r}.")
@@ -396,8 +397,7 @@ class RouterDevice(RoutedExecution, Device):
             local = [name for name in usable if not get_target(name).remote]
             usable = local or usable
         if self._explicit is not None:
-            option = "target=" if len(self._explicit) == 1 else "targets="
-            return f"{option} option", usable
+            return f"{self._pinned_by} option", usable
         fallbacks = usable if self._fallback else []
         return self._policy.chain(info, usable, fallbacks)
 
