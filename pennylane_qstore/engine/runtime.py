@@ -159,18 +159,30 @@ def run_program(
 ) -> torch.Tensor:
     """Build the engine inputs from ``source`` (see :class:`OpParameters`) and simulate."""
     with engine_threads(batch * 2**program.n_wires, device):
-        return _run(program, source, batch, dtype, device, final_state)
+        plan = _plan(program, device)
+        eye = torch.eye(2, dtype=dtype, device=device).expand(1, batch, 2, 2)
+        blocks = torch.cat([_fused_blocks(plan, program, source, batch, dtype, eye), eye])
+        if program.state_prep is not None:
+            psi0 = (
+                source.state(program.state_prep)
+                .to(dtype)
+                .reshape(-1, 2**program.n_wires)
+                .expand(batch, -1)
+            )
+        else:
+            psi0 = blocks[plan.initial][..., 0]  # (n, B, 2) one-wire vectors of a product state
+        matrices = _step_matrices(plan, program, source, blocks, batch, dtype, device)
+        tables = device_tables(program, device, dtype)
+        if final_state:
+            with torch.no_grad():
+                return simulate_states(program, tables, psi0.contiguous(), matrices)[1]
+        return AdjointSimulation.apply(program, tables, psi0.contiguous(), *matrices)
 
 
-def _run(
-    program: Program,
-    source,
-    batch: int,
-    dtype: torch.dtype,
-    device: torch.device,
-    final_state: bool = False,
-):
-    plan = _plan(program, device)
+def _fused_blocks(
+    plan: _Plan, program: Program, source, batch: int, dtype: torch.dtype, eye: torch.Tensor
+) -> torch.Tensor:
+    """Return ``(n_blocks, B, 2, 2)``: every gate matrix built per kind, then fused per block."""
     parts = []
     for kind, gates in plan.kinds.items():
         if kind == "const":
@@ -190,23 +202,23 @@ def _run(
         angles = source.angles(kind, gates, n_angles, batch)
         angles = angles[:, 0] if n_angles == 1 else angles.transpose(1, 2)
         parts.append(builder(angles, dtype))
-    eye = torch.eye(2, dtype=dtype, device=device).expand(1, batch, 2, 2)
     table = torch.cat([*parts, eye]) if parts else eye
     blocks = table[plan.fuse[:, 0]]
     for j in range(1, plan.fuse.shape[1]):
         blocks = table[plan.fuse[:, j]] @ blocks
-    blocks = torch.cat([blocks, eye])
+    return blocks
 
-    if program.state_prep is not None:
-        psi0 = (
-            source.state(program.state_prep)
-            .to(dtype)
-            .reshape(-1, 2**program.n_wires)
-            .expand(batch, -1)
-        )
-    else:
-        psi0 = blocks[plan.initial][..., 0]  # (n, B, 2) one-wire vectors of a product state
 
+def _step_matrices(
+    plan: _Plan,
+    program: Program,
+    source,
+    blocks: torch.Tensor,
+    batch: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> list[torch.Tensor]:
+    """Return the ``(B, K, K)`` matrix of each program step: layer chunks as Kronecker products."""
     krons = {}
     for k, rows in plan.chunk_tables.items():
         gathered = blocks[rows]  # (chunks, k, B, 2, 2)
@@ -227,8 +239,4 @@ def _run(
             else:
                 mat = source.matrix(step.op_index)
             matrices.append(_batched(mat, batch, dtype))
-    tables = device_tables(program, device, dtype)
-    if final_state:
-        with torch.no_grad():
-            return simulate_states(program, tables, psi0.contiguous(), matrices)[1]
-    return AdjointSimulation.apply(program, tables, psi0.contiguous(), *matrices)
+    return matrices
