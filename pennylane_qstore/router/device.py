@@ -7,19 +7,19 @@ grouped per chain (so each target sees one batch), retries a group on the next t
 chain when a target raises, and keeps a :class:`~.RoutingRecord` of every batch and a cost
 ledger (:mod:`pennylane_qstore.budget`).
 
-The module is one class, PennyLane's device API (options, targets and their chains, derivative
-resolution, preprocessing), about 570 lines: its parts share the router's target cache and
-chains. Execution is :mod:`.execution`; the policy (:mod:`.policy`), registry (:mod:`.targets`)
-and records (:mod:`.record`) are apart.
+The module is one class, PennyLane's device API (the documented options, targets and their
+chains, derivative resolution, preprocessing), about 470 lines: its parts share the router's
+target cache and chains. Execution is :mod:`.execution`, the cost side :mod:`.costs`, option
+checks :mod:`.options`; the policy (:mod:`.policy`), registry (:mod:`.targets`) and records
+(:mod:`.record`) are apart.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,15 @@ from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
 from pennylane.typing import ResultBatch
 
-from pennylane_qstore.budget import Budget, CostReport, Ledger, as_budget, current_phase
-from pennylane_qstore.budget import phase as budget_phase
+from pennylane_qstore.budget import Budget, Ledger, as_budget
 
+from .costs import CostAccounting
 from .execution import RoutedExecution
-from .policy import TARGET_FIELDS, RoutingPolicy, TapeInfo, default_policy
-from .record import Route, RoutingRecord
+from .options import check_fallback, check_policy, explicit_targets, router_rng
+from .policy import TARGET_FIELDS, RoutingPolicy, TapeInfo
+from .record import RoutingRecord
 from .strategy import check_strategy
-from .target_options import check_target_options, covers, options_for
+from .target_options import check_target_options, options_for
 from .targets import DERIVATIVE_METHODS, get_target, registered_targets, registry_generation
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ _OPTIONS = (
 
 @simulator_tracking
 @single_tape_support
-class RouterDevice(RoutedExecution, Device):
+class RouterDevice(CostAccounting, RoutedExecution, Device):
     """Routes each tape to a simulator target (``default.qubit``, ``lightning.qubit``, qsim, ...).
 
     Args:
@@ -129,63 +130,24 @@ class RouterDevice(RoutedExecution, Device):
                 f"valid options are {list(_OPTIONS)}."
             )
         super().__init__(wires=wires, shots=shots)
-        if target is not None and targets is not None:
-            raise ValueError("Pass either target= or targets=[...] to qstore.router, not both.")
-        if isinstance(targets, str):
-            raise TypeError(f"targets= takes a list of names; use target={targets!r} for one.")
-        explicit = (
-            [target] if target is not None else list(targets) if targets is not None else None
-        )
+        explicit = explicit_targets(target, targets)
         self._target_options = check_target_options(target_options)
-        if explicit is not None:
-            if not explicit:
-                raise ValueError("targets= must name at least one target.")
-            for name in explicit:
-                self._check_target(name, self._options_for(name))
+        for name in explicit or ():
+            self._check_target(name, self._options_for(name))
+        self._explicit = explicit
+        self._pinned_by = "target=" if target is not None else "targets="
         self._strategy = check_strategy(strategy)
         self._budget = as_budget(budget)
         self._ledger = self._budget.ledger if self._budget is not None else Ledger()
         self._label = f"qstore.router#{uuid.uuid4().hex[:8]}"
-        if policy is not None and not isinstance(policy, RoutingPolicy):
-            raise TypeError(
-                f"policy= takes a pennylane_qstore.router.RoutingPolicy, got {type(policy).__name__}."
-            )
-        self._explicit = explicit
-        self._pinned_by = "target=" if target is not None else "targets="
-        self._policy = policy or default_policy()
-        if not isinstance(fallback, (bool, np.bool_)):
-            raise TypeError(f"fallback= takes True or False, got {fallback!r}.")
-        self._fallback = bool(fallback)
-        if isinstance(seed, str) and seed == "global":  # as default.qubit: use NumPy's global RNG
-            seed = int(np.random.randint(2**31 - 1))
-        try:
-            self._rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as exc:
-            negative = isinstance(seed, (int, np.integer)) and seed < 0
-            hint = " (an int seed must be 0 or more)" if negative else ""
-            raise TypeError(
-                "seed= takes an int, a numpy.random.Generator, 'global' or None, "
-                f"got {seed!r}{hint}."
-            ) from exc
-        self._seeded = seed is not None
+        self._policy = check_policy(policy)
+        self._fallback = check_fallback(fallback)
+        self._rng, self._seeded = router_rng(seed)
         self._devices: dict[str, Device] = {}
         self._target_setup: dict[tuple, tuple[ExecutionConfig, CompilePipeline]] = {}
         self._chains: dict[tuple, tuple[str, tuple[str, ...]]] = {}
         self.routing_history: deque[RoutingRecord] = deque(maxlen=1000)
-        billed = [n for n in self.usable_targets() if get_target(n).billed]
-        if billed and self._budget is None:
-            logger.warning(
-                "qstore.router: billed targets %s may run and budget= is not set: spending on "
-                "QPUs is not capped; pass budget=<USD> or a pennylane_qstore.Budget",
-                billed,
-            )
-        for key in self._target_options:  # build one now: a wrong option fails here
-            names = [s.name for s in registered_targets() if covers(key, s.name)]
-            ready = [
-                n for n in names if get_target(n).unavailable_reason(self._options_for(n)) is None
-            ]
-            if ready:
-                self._device(ready[0])
+        self._check_costs()
 
     def __getstate__(self) -> dict[str, Any]:
         """Copy and pickle without the built target devices (lightning's C++ state cannot be
@@ -207,42 +169,6 @@ class RouterDevice(RoutedExecution, Device):
         return self._policy
 
     @property
-    def strategy(self) -> str:
-        """The routing strategy: ``"fastest"``, ``"cheapest"`` or ``"hardware"``."""
-        return self._strategy
-
-    @property
-    def budget(self) -> Budget | None:
-        """The budget billed targets draw on (``None``: spending is not capped)."""
-        return self._budget
-
-    @property
-    def ledger(self) -> Ledger:
-        """Where this router's batches and their cost are recorded (the budget's ledger)."""
-        return self._ledger
-
-    @property
-    def has_remote_targets(self) -> bool:
-        """Whether tapes may go to a cloud target (the layers then batch a step's circuits)."""
-        return any(get_target(name).remote for name in self.usable_targets())
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[str]:
-        """Tag the batches run inside the block (``with dev.phase("validation"): ...``)."""
-        with budget_phase(name) as active:
-            yield active
-
-    def cost_report(self, all: bool = False) -> CostReport:
-        """Jobs, circuits, shots, estimated and billed USD, queue and run seconds per phase
-        and target.
-
-        Args:
-            all: Report every device and process of the ledger (a shared
-                :class:`~pennylane_qstore.budget.Budget`), not only this router.
-        """
-        return self._ledger.report(device=None if all else self._label)
-
-    @property
     def pinned_targets(self) -> tuple[str, ...] | None:
         """The targets named with ``target=``/``targets=``, or ``None`` when the policy picks."""
         return None if self._explicit is None else tuple(self._explicit)
@@ -251,40 +177,6 @@ class RouterDevice(RoutedExecution, Device):
     def routing_record(self) -> RoutingRecord | None:
         """The record of the last executed batch, or ``None`` before the first execution."""
         return self.routing_history[-1] if self.routing_history else None
-
-    def record_batch(
-        self, target: str, num_tapes: int, seconds: float, reason: str, kind: str = "execute"
-    ) -> RoutingRecord:
-        """Record a batch that a caller ran on one of the router's targets by itself.
-
-        The quantum layers simulate whole batches on the ``engine`` target without building
-        tapes; they report those batches here so :attr:`routing_record` tells the whole story.
-
-        Args:
-            target: Name of the registered target that ran the batch.
-            num_tapes: Circuits in the batch (one per input row).
-            seconds: Wall time of the batch.
-            reason: Why this target ran it.
-            kind: ``"execute"`` or ``"derivatives"``.
-
-        Returns:
-            The record appended to :attr:`routing_history`.
-        """
-        self._check_target(target)
-        wires = len(self.wires) if self.wires is not None else 0
-        route = Route(target, tuple(range(num_tapes)), wires, None, reason, seconds)
-        self._ledger.record(
-            target=target,
-            phase=current_phase(),
-            jobs=1,
-            circuits=num_tapes,
-            shots=None,
-            exec_s=seconds,
-            device=self._label,
-        )
-        record = RoutingRecord(kind, num_tapes, [route])
-        self.routing_history.append(record)
-        return record
 
     def __repr__(self) -> str:
         wires = len(self.wires) if self.wires is not None else None
@@ -359,18 +251,6 @@ class RouterDevice(RoutedExecution, Device):
                 self._adopt_remote(dev, name)
             self._devices[name] = dev
         return self._devices[name]
-
-    def _adopt_remote(self, dev: Device, name: str) -> None:
-        """Make a remote target's device draw on this router's budget, record its jobs in this
-        router's ledger under this router's label, and cancel jobs queued on a backend that
-        stops taking them (so the tapes fall back) unless ``target_options`` said otherwise."""
-        if self._budget is not None:
-            dev.budget = self._budget
-        else:
-            dev.ledger = self._ledger
-        dev.cost_label = self._label
-        if "watch_backend" not in self._options_for(name):
-            dev.watch_backend = True
 
     def _setup(self, name: str, gradient_method: str | None, interface: Any):
         """Return the target's execution config and preprocessing for a derivative mode."""

@@ -72,6 +72,8 @@ class RoutedExecution:
             self.tracker.update(routing=record.tapes_per_target(), fallbacks=len(record.fallbacks))
         return tuple(results)
 
+    # About 60 lines: one loop over the chain whose failure, logging and accounting branches
+    # share its locals; split, each part would need them all passed.
     def _run_group(
         self,
         tapes: list[QuantumScript],
