@@ -30,6 +30,13 @@ from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
 
 from pennylane_qstore.engine.gates import FAST_BUILDERS
+from pennylane_qstore.engine.permutations import (
+    Permutation,
+    compose,
+    full_permutation,
+    monomial,
+    pauli_word_permutation,
+)
 
 MAX_GENERIC_WIRES = 3
 """Largest gate (in wires) applied without decomposition."""
@@ -81,14 +88,6 @@ class Layer:
 
     chunks: tuple[Chunk, ...]
     cyclic: bool
-
-
-@dataclass(frozen=True)
-class Permutation:
-    """``psi[i] <- phase[i] * psi[perm[i]]``: a product of constant monomial gates."""
-
-    perm: np.ndarray
-    phase: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -188,60 +187,6 @@ def structure_key(ops: Sequence[Operator], tape: QuantumScript) -> tuple:
     )
 
 
-def _monomial(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return ``(col, value)`` per row if every row of ``matrix`` has one nonzero, else ``None``."""
-    nonzero = np.abs(matrix) > 1e-12
-    if not np.all(nonzero.sum(axis=1) == 1):
-        return None
-    cols = nonzero.argmax(axis=1)
-    return cols, matrix[np.arange(len(cols)), cols]
-
-
-def _full_permutation(
-    n: int, wires: tuple[int, ...], cols: np.ndarray, values: np.ndarray
-) -> Permutation:
-    """Lift a monomial gate on ``wires`` to a permutation of all ``2**n`` amplitudes."""
-    index = np.arange(2**n, dtype=np.int64)
-    shifts = [n - 1 - w for w in wires]
-    sub = np.zeros_like(index)
-    for s in shifts:
-        sub = (sub << 1) | ((index >> s) & 1)
-    target_sub = cols[sub]
-    perm = index.copy()
-    for j, s in enumerate(shifts):
-        bit = (target_sub >> (len(shifts) - 1 - j)) & 1
-        perm = (perm & ~(1 << s)) | (bit << s)
-    phase = values[sub].astype(np.complex128)
-    return Permutation(perm, None if np.allclose(phase, 1.0) else phase)
-
-
-def _compose(first: Permutation, second: Permutation) -> Permutation:
-    """Return the permutation applying ``first`` then ``second``."""
-    perm = first.perm[second.perm]
-    if first.phase is None and second.phase is None:
-        return Permutation(perm, None)
-    ph1 = np.ones(len(perm)) if first.phase is None else first.phase
-    ph2 = np.ones(len(perm)) if second.phase is None else second.phase
-    return Permutation(perm, ph2 * ph1[second.perm])
-
-
-def _pauli_word_permutation(n: int, word: dict[int, str]) -> Permutation:
-    """Return the permutation form of a Pauli word ``{wire_index: 'X'|'Y'|'Z'}``."""
-    index = np.arange(2**n, dtype=np.int64)
-    flip = 0
-    phase = np.ones(2**n, dtype=np.complex128)
-    for w, letter in word.items():
-        s = n - 1 - w
-        bit = (index >> s) & 1
-        if letter in "XY":
-            flip |= 1 << s
-        if letter == "Y":
-            phase *= np.where(bit == 0, -1j, 1j)
-        elif letter == "Z":
-            phase *= np.where(bit == 0, 1.0, -1.0)
-    return Permutation(index ^ flip, phase)
-
-
 def compile_program(
     ops: Sequence[Operator],
     measurements: Sequence,
@@ -300,22 +245,27 @@ def compile_program(
         flush()
         for w in op_wires:
             fresh[w] = False
-        if op.num_params == 0:
-            mono = _monomial(np.asarray(qml.matrix(op, wire_order=op.wires)))
-            if mono is not None:
-                perm = _full_permutation(n, op_wires, *mono)
-                if prog.steps and isinstance(prog.steps[-1], Permutation):
-                    prog.steps[-1] = _compose(prog.steps[-1], perm)
-                else:
-                    prog.steps.append(perm)
-                continue
-            const = np.asarray(qml.matrix(op, wire_order=op.wires), dtype=np.complex128)
-            prog.steps.append(Generic(op_wires, i, const))
-            continue
-        prog.steps.append(Generic(op_wires, i))
+        _append_multi_qubit(prog, i, op, op_wires)
     flush()
     prog.readout = _compile_readout(measurements, index_of, n, chunk_wires)
     return prog
+
+
+def _append_multi_qubit(prog: Program, i: int, op: Operator, op_wires: tuple[int, ...]) -> None:
+    """Append gate ``i`` on several wires: merged into a permutation when constant monomial."""
+    if op.num_params:
+        prog.steps.append(Generic(op_wires, i))
+        return
+    matrix = np.asarray(qml.matrix(op, wire_order=op.wires))
+    mono = monomial(matrix)
+    if mono is None:
+        prog.steps.append(Generic(op_wires, i, matrix.astype(np.complex128)))
+        return
+    perm = full_permutation(prog.n_wires, op_wires, *mono)
+    if prog.steps and isinstance(prog.steps[-1], Permutation):
+        prog.steps[-1] = compose(prog.steps[-1], perm)
+    else:
+        prog.steps.append(perm)
 
 
 def _one_qubit_gate(i: int, op: Operator) -> OneQubitGate:
@@ -401,7 +351,7 @@ def _compile_readout(measurements: Sequence, index_of: dict, n: int, chunk_wires
             coeffs[3 * slot[w] + "XYZ".index(letter), j] += c
     word_perms = []
     for k, (items, targets) in enumerate(words.items()):
-        word_perms.append(_pauli_word_permutation(n, dict(items)))
+        word_perms.append(pauli_word_permutation(n, dict(items)))
         for j, c in targets.items():
             coeffs[3 * len(slot) + k, j] += c
     return Readout(tuple(chunks), tuple(word_perms), coeffs, offset)
