@@ -9,9 +9,9 @@ or from a shell with ``qstore ionq-server --port 8000``. Faults can be injected 
 :meth:`LocalIonQServer.inject` so clients can be tested on every recovery path.
 
 The HTTP layer is :mod:`.server_http`, payload validation :mod:`.payload`, backends,
-characterizations and estimates :mod:`.server_backends`; this module (about 500 lines, one class)
-keeps the job store, sessions and every API route together, since they share one lock and one
-job table.
+characterizations and estimates :mod:`.server_backends`, the stored job, its view, simulated
+results and session charges :mod:`.server_jobs`; this module keeps the job table, sessions and
+every API route together (about 420 lines), since they share one lock.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,16 +35,16 @@ from pennylane_qstore.ionq.server_backends import (
     update_state,
 )
 from pennylane_qstore.ionq.server_http import API_PREFIX, LocalHTTPServer, handler_for
-from pennylane_qstore.ionq.simulate import simulate_probabilities
+from pennylane_qstore.ionq.server_jobs import (
+    NOISE_MODELS,
+    Job,
+    charge_session,
+    job_view,
+    simulated_results,
+)
 
-# Crude depolarizing noise per gate (1q error, 2q error): illustrative, not a device calibration.
-NOISE_MODELS = {
-    "ideal": (0.0, 0.0),
-    "aria-1": (0.0006, 0.006),
-    "aria-2": (0.0006, 0.006),
-    "forte-1": (0.0002, 0.004),
-    "forte-enterprise-1": (0.0002, 0.004),
-}
+__all__ = ["FAULT_KINDS", "NOISE_MODELS", "LocalIonQServer"]
+
 FAULT_KINDS = ("5xx", "429", "drop", "fail_job")
 
 
@@ -56,23 +56,6 @@ class _Fault:
     status: int = 503
     retry_after: int = 1
     code: str = "SimulationError"
-
-
-@dataclass
-class _Job:
-    id: str
-    payload: dict[str, Any]
-    created: float
-    circuits: list[dict[str, Any]]
-    gate_counts: list[tuple[int, int]]
-    estimated_cost: float
-    child_ids: list[str] = field(default_factory=list)
-    probabilities: list[dict[str, float]] = field(default_factory=list)
-    canceled: bool = False
-    failure: dict[str, str] | None = None
-    parent: str | None = None
-    queue_time: float | None = None
-    released: float | None = None
 
 
 class LocalIonQServer:
@@ -110,7 +93,7 @@ class LocalIonQServer:
         self.rates = rates
         self.requests: list[tuple[str, str]] = []
         self._seed = np.random.SeedSequence(seed)
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._order: list[str] = []
         self._sessions: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
@@ -240,7 +223,7 @@ class LocalIonQServer:
         return None
 
     # -- job logic ---------------------------------------------------------------------------
-    def _status(self, job: _Job) -> str:
+    def _status(self, job: Job) -> str:
         if job.canceled:
             return "canceled"
         if job.payload.get("dry_run"):
@@ -255,44 +238,11 @@ class LocalIonQServer:
             return "started"
         return "failed" if job.failure else "completed"
 
-    def _job_view(self, job: _Job) -> dict[str, Any]:
+    def _job_view(self, job: Job) -> dict[str, Any]:
         status = self._status(job)
-        payload = job.payload
-        n1, n2 = (sum(c[i] for c in job.gate_counts) for i in (0, 1))
-        view: dict[str, Any] = {
-            "id": job.id,
-            "type": payload["type"] if job.parent is None else "ionq.circuit.v1",
-            "name": payload.get("name"),
-            "status": status,
-            "backend": payload["backend"],
-            "shots": payload.get("shots", 100),
-            "qubits": payload["input"]["qubits"],
-            "metadata": payload.get("metadata", {}),
-            "session_id": payload.get("session_id"),
-            "dry_run": bool(payload.get("dry_run", False)),
-            "noise": payload.get("noise", {"model": "ideal"}),
-            "settings": payload.get("settings", {}),
-            "submitted_at": job.created,
-            "stats": {
-                "qubits": payload["input"]["qubits"],
-                "circuits": len(job.circuits),
-                "gate_counts": {"1q": n1, "2q": n2},
-            },
-        }
-        view.update(self._timing_view(job, status))
-        if job.parent is not None:
-            view["parent_job_id"] = job.parent
-        if job.child_ids:
-            view["child_job_ids"] = list(job.child_ids)
-        if status == "failed" and job.failure:
-            view["failure"] = dict(job.failure)
-        if status == "completed" and not payload.get("dry_run"):
-            view["results"] = {
-                "probabilities": {"url": f"{API_PREFIX}/jobs/{job.id}/results/probabilities"}
-            }
-        return view
+        return job_view(job, status, self._timing_view(job, status))
 
-    def _timing_view(self, job: _Job, status: str) -> dict[str, Any]:
+    def _timing_view(self, job: Job, status: str) -> dict[str, Any]:
         queue_time = self.queue_time if job.queue_time is None else job.queue_time
         start = None if job.released is None else job.released + queue_time / 2
         state = self._backends[job.payload["backend"]]
@@ -307,30 +257,15 @@ class LocalIonQServer:
         )
 
     def _results(self, payload: dict[str, Any], circuits: list[dict[str, Any]]) -> list[dict]:
-        data = payload["input"]
-        gateset, qubits = data.get("gateset", "qis"), data["qubits"]
-        backend = payload["backend"]
         noise = payload.get("noise") or {}
-        model = noise.get("model", "ideal") if backend == "simulator" else backend[4:]
-        shots = payload.get("shots", 100)
         if "seed" in noise:
             rng = np.random.default_rng(noise["seed"])
         else:
             with self._lock:
                 rng = np.random.default_rng(self._seed.spawn(1)[0])
-        error_1q, error_2q = NOISE_MODELS[model]
-        results = []
-        for circuit in circuits:
-            probs = simulate_probabilities(circuit["circuit"], gateset, qubits)
-            if model != "ideal":
-                n1, n2 = gate_counts(circuit["circuit"])
-                fidelity = (1 - error_1q) ** n1 * (1 - error_2q) ** n2
-                probs = fidelity * probs + (1 - fidelity) / probs.size
-                probs = rng.multinomial(shots, probs / probs.sum()) / shots
-            results.append({str(k): float(p) for k, p in enumerate(probs) if p > 1e-14})
-        return results
+        return simulated_results(payload, circuits, rng)
 
-    def create_job(self, payload: Any) -> _Job:
+    def create_job(self, payload: Any) -> Job:
         """Validate, price and simulate a job payload; return the stored job."""
         self._validate(payload)
         state = self._backends[payload["backend"]]
@@ -349,7 +284,7 @@ class LocalIonQServer:
         probs = [] if payload.get("dry_run") else self._results(payload, circuits)
         fault = self.take_fault(("fail_job",), "POST")
         failure = None if fault is None else {"code": fault.code, "error": "injected failure"}
-        job = _Job(str(uuid.uuid4()), payload, time.monotonic(), circuits, counts, cost)
+        job = Job(str(uuid.uuid4()), payload, time.monotonic(), circuits, counts, cost)
         job.probabilities, job.failure = probs, failure
         job.queue_time = state.queue_time
         job.released = job.created if state.status == "available" else None
@@ -357,7 +292,7 @@ class LocalIonQServer:
             for circuit, count, result in zip(
                 circuits, counts, probs or [{}] * len(circuits), strict=True
             ):
-                child = _Job(
+                child = Job(
                     str(uuid.uuid4()),
                     {**payload, "name": circuit.get("name")},
                     job.created,
@@ -391,27 +326,9 @@ class LocalIonQServer:
             session = self._sessions.get(session_id)
             if session is None:
                 raise ApiError(404, f"session {session_id} not found")
-            if session["backend"] != backend:
-                raise ApiError(
-                    400,
-                    f"session {session_id} is on {session['backend']}; this job asks for "
-                    f"{backend} (open a session on {backend} or change the job's backend)",
-                )
-            settings = session["settings"]
-            limit = (settings.get("cost_limit") or {}).get("value")
-            if limit is not None and session["spent"] + cost > limit:
-                raise ApiError(
-                    400,
-                    f"session {session_id} cost limit {limit} would be exceeded: spent "
-                    f"{session['spent']:.4f}, this job is estimated at {cost:.4f}",
-                )
-            count_limit = settings.get("job_count_limit")
-            if count_limit is not None and session["jobs"] >= count_limit:
-                raise ApiError(400, f"session {session_id} reached its job limit {count_limit}")
-            session["spent"] += cost
-            session["jobs"] += 1
+            charge_session(session, backend, cost)
 
-    def job(self, job_id: str) -> _Job:
+    def job(self, job_id: str) -> Job:
         """Return a stored job or raise a 404 :class:`ApiError`."""
         with self._lock:
             job = self._jobs.get(job_id)
@@ -463,7 +380,7 @@ class LocalIonQServer:
             return {"id": job.id, "status": self._status(job)}
         raise ApiError(404, f"no route for {method} {path}")
 
-    def _probabilities(self, job: _Job) -> dict[str, Any]:
+    def _probabilities(self, job: Job) -> dict[str, Any]:
         status = self._status(job)
         if job.payload.get("dry_run"):
             raise ApiError(400, f"job {job.id} is a dry run and has no results")
