@@ -4,7 +4,8 @@ A whole batch (for example every parameter-shift tape of a gradient step) is sen
 ``ionq.multi-circuit.v1`` jobs, which are polled concurrently on an event loop; the results'
 probabilities become every measurement PennyLane asks for. Jobs run in :mod:`.jobs`, options are
 checked by :mod:`.options`, the device's own preprocessing steps are in :mod:`.preprocess`;
-this module (about 420 lines, most of them the documented options) is the device class.
+this module is the device class (about 450 lines: its documented options and the batch pipeline
+that shares their state).
 """
 
 from __future__ import annotations
@@ -37,12 +38,7 @@ from pennylane.wires import Wires
 from pennylane_qstore.budget import Budget, Ledger
 from pennylane_qstore.ionq.backends import (
     BACKEND_QUBITS,
-    ENTANGLERS,
-    GATESETS,
     QPU_BACKENDS,
-)
-from pennylane_qstore.ionq.backends import (
-    backend as backend_facts,
 )
 from pennylane_qstore.ionq.billing import CostTracking
 from pennylane_qstore.ionq.circuits import gate_counts
@@ -56,10 +52,13 @@ from pennylane_qstore.ionq.options import (
     check_mitigation_shots,
     check_noise_seed,
     check_poll_interval,
+    check_rates,
+    check_target,
     flag,
     non_negative,
     optional_bool,
     positive,
+    seed_generator,
     session_id,
 )
 from pennylane_qstore.ionq.preprocess import (
@@ -161,22 +160,9 @@ class IonQDevice(CostTracking, Device):
                 f"{', '.join(_options())}"
             )
         super().__init__(wires=wires, shots=shots)
-        facts = backend_facts(backend)
-        if gateset not in GATESETS:
-            raise ValueError(f"gateset must be 'native' or 'qis', got {gateset!r}")
-        entangler = entangler or facts.default_entangler
-        if entangler not in ENTANGLERS:
-            raise ValueError(f"entangler must be 'ms' or 'zz', got {entangler!r}")
-        if entangler not in facts.entanglers:
-            raise ValueError(f"{backend} has no ZZ gate; use entangler='ms'")
-        if self.wires is not None and len(self.wires) > facts.qubits:
-            raise ValueError(
-                f"{backend} has {facts.qubits} qubits but the device was given "
-                f"{len(self.wires)} wires; use fewer wires or another backend"
-            )
         self.backend: str = backend
         self.gateset: str = gateset
-        self.entangler: str = entangler
+        self.entangler: str = check_target(backend, gateset, entangler, self.wires)
         self.error_mitigation = optional_bool("error_mitigation", error_mitigation)
         if self.error_mitigation and self.shots:
             check_mitigation_shots(self.shots.total_shots)
@@ -190,9 +176,7 @@ class IonQDevice(CostTracking, Device):
         self.budget = budget
         self._ledger = Ledger()
         self.cost_label = f"qstore.ionq:{backend}#{uuid.uuid4().hex[:8]}"
-        if not isinstance(rates, RateCard):
-            raise TypeError(f"rates= takes a pennylane_qstore.ionq.pricing.RateCard, got {rates!r}")
-        self.rates = rates
+        self.rates = check_rates(rates)
         self.max_circuits_per_job = check_max_circuits(max_circuits_per_job)
         self.poll_interval = check_poll_interval(poll_interval)
         self.timeout = positive("timeout", timeout)
@@ -202,12 +186,7 @@ class IonQDevice(CostTracking, Device):
         self.client = IonQClient(api_key=api_key, api_url=api_url)
         self.runs: list[RunRecord] = []
         self.structure_cache = StructureCache()  # native compiles once per circuit structure
-        try:
-            self._rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"seed= takes a non-negative int, a numpy.random.Generator or None, got {seed!r}"
-            ) from exc
+        self._rng = seed_generator(seed)
         self._pool = new_pool()
 
     def __getstate__(self) -> dict[str, Any]:

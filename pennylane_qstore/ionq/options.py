@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from pennylane_qstore.ionq.backends import MIN_SHOTS_ERROR_MITIGATION
+from pennylane_qstore.ionq.backends import (
+    ENTANGLERS,
+    GATESETS,
+    MIN_SHOTS_ERROR_MITIGATION,
+)
+from pennylane_qstore.ionq.backends import backend as backend_facts
+from pennylane_qstore.ionq.pricing import RateCard
 
 
 def _number(name: str, value: Any, unit: str) -> float:
@@ -96,3 +102,37 @@ def check_metadata(value: Any) -> dict[str, str] | None:
     if not isinstance(value, Mapping):
         raise TypeError(f"metadata= takes a dict of strings, got {value!r}")
     return {str(k): str(v) for k, v in value.items()}
+
+
+def check_target(backend: str, gateset: str, entangler: str | None, wires: Any) -> str:
+    """Check the backend, gate set, entangler and wire count; return the entangler to use."""
+    facts = backend_facts(backend)
+    if gateset not in GATESETS:
+        raise ValueError(f"gateset must be 'native' or 'qis', got {gateset!r}")
+    entangler = entangler or facts.default_entangler
+    if entangler not in ENTANGLERS:
+        raise ValueError(f"entangler must be 'ms' or 'zz', got {entangler!r}")
+    if entangler not in facts.entanglers:
+        raise ValueError(f"{backend} has no ZZ gate; use entangler='ms'")
+    if wires is not None and len(wires) > facts.qubits:
+        raise ValueError(
+            f"{backend} has {facts.qubits} qubits but the device was given "
+            f"{len(wires)} wires; use fewer wires or another backend"
+        )
+    return entangler
+
+
+def check_rates(value: Any) -> RateCard:
+    if not isinstance(value, RateCard):
+        raise TypeError(f"rates= takes a pennylane_qstore.ionq.pricing.RateCard, got {value!r}")
+    return value
+
+
+def seed_generator(seed: Any) -> np.random.Generator:
+    """Return the device's generator for ``seed=`` (an int, a Generator or None)."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"seed= takes a non-negative int, a numpy.random.Generator or None, got {seed!r}"
+        ) from exc
