@@ -14,10 +14,11 @@ Execution happens in two stages so that device work can run concurrently safely:
    threads when ``async_execution`` is on. Gradients with respect to the gate parameters are then
    chained back through the classical map.
 
-The module is ~610 lines because :class:`BatchExecutor` is deliberately the one place where a
-batch's execution path (engine or device, and the gradient method per circuit) is chosen;
-validation, options, the device-Jacobian shortcut and the gradient prefetch live in their own
-modules.
+The module is ~450 lines because :class:`BatchExecutor` is deliberately the one place where a
+batch's execution path (engine or device, the gradient method per circuit, the device per
+thread) is chosen. The chunks of the generic path are built and run in :mod:`qstore_layers.chunks`,
+the engine's helpers live in :mod:`qstore_layers.engine_path`; validation, options, the
+device-Jacobian shortcut and the gradient prefetch have their own modules.
 """
 
 from __future__ import annotations
@@ -34,11 +35,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import autograd
-import autograd.numpy as anp
 import numpy as np
 import pennylane as qml
-from autograd.tracer import Box, getval
 from pennylane.devices import ExecutionConfig
 
 from qstore_layers.async_exec import (
@@ -47,9 +45,14 @@ from qstore_layers.async_exec import (
     runs_outside_lock,
     thread_pool,
 )
-from qstore_layers.device_jacobian import device_jacobian, flatten_result
+from qstore_layers.chunks import build_chunk, locked_call, run_chunk
+from qstore_layers.engine_path import (
+    engine_module,
+    record_engine_batch,
+    second_order_on_engine,
+)
 from qstore_layers.options import EXACT_METHODS, GRADIENT_METHODS, LayerOptions
-from qstore_layers.prefetch import chunk_jacobian, gradient_level, prefetch_enabled
+from qstore_layers.prefetch import prefetch_enabled
 from qstore_layers.validation import (
     resolve_gradient_method,
     validate_inputs,
@@ -82,31 +85,6 @@ class BatchResult:
     vjp: VJPFunction | None
 
 
-def record_engine_batch(device: Any, rows: int, seconds: float, note: str = "") -> None:
-    """Report a batch the engine simulated to the device's ``qml.Tracker`` and, on
-    ``qstore.router``, to its routing record.
-
-    The tracker sees one batch of ``rows`` executions, as if the device had run it.
-    """
-    tracker = getattr(device, "tracker", None)
-    if tracker is not None and tracker.active:
-        tracker.update(batches=1, executions=rows, engine_rows=rows)
-        tracker.record()
-    record = getattr(device, "record_batch", None)
-    if record is not None:
-        record("engine", rows, seconds, note or "layer batch on the engine (adjoint backward)")
-
-
-def _engine() -> Any:
-    """The engine's layer module, imported on first use: it needs torch, which the Keras layers
-    must not import at import time. ``None`` when torch is not installed."""
-    try:
-        from pennylane_qstore.engine import batch
-    except ImportError:
-        return None
-    return batch
-
-
 def _pristine_copy(device: Any) -> Any:
     """A deep copy of a device, or ``None`` for devices that cannot be copied.
 
@@ -126,20 +104,6 @@ def _supports_vjp(device: Any) -> bool:
         return bool(device.supports_vjp(ExecutionConfig(gradient_method="adjoint")))
     except Exception:  # a device that cannot answer does not support it
         return False
-
-
-@dataclass
-class _Chunk:
-    """Tapes of one chunk with numeric parameters, and the classical map's VJP."""
-
-    tapes: list[qml.tape.QuantumScript]
-    trainable: list[list[int]]
-    shapes: list[list[tuple[int, ...]]]
-    rows: list[int]
-    classical_vjp: Callable[[np.ndarray], tuple[np.ndarray, tuple[np.ndarray, ...]]] | None
-    params: np.ndarray
-    method: str
-    prefetch: bool = False
 
 
 class BatchExecutor:
@@ -193,7 +157,7 @@ class BatchExecutor:
         self.shots = qnode.shots if qnode.shots else None
         self.requested_method = method
         self.gradient_method = resolve_gradient_method(method, qnode.device, self.shots, prefer)
-        self._device_vjp = self.gradient_method == "adjoint" and _supports_vjp(qnode.device)
+        self.device_vjp = self.gradient_method == "adjoint" and _supports_vjp(qnode.device)
         self.spsa_epsilon = float(options.spsa_epsilon)
         self.spsa_num_directions = int(options.spsa_num_directions)
         self.async_execution = options.async_execution
@@ -293,7 +257,7 @@ class BatchExecutor:
         ``async_execution``: one vectorised pass beats chunks that would run serialized on these
         Python-executed devices (measured: 0.1 s vs 51 s for 64 rows on 10 qubits).
         """
-        engine_batch = _engine()
+        engine_batch = engine_module()
         if self.qnode_gradient_kwargs and self.gradient_method not in EXACT_METHODS:
             return None  # the QNode's own step/directions: PennyLane's transforms honour them
         if (
@@ -332,31 +296,12 @@ class BatchExecutor:
         w = tuple(np.asarray(weights[name], dtype=np.float64) for name in self.weight_names)
         # Engine fast path (issue 6): this single batch-execution point hands analytic batches to
         # pennylane_qstore.engine (complex128 here); the generic path below serves the rest.
-        shapes = {name: a.shape for name, a in zip(self.weight_names, w, strict=True)}
-        fast = self.engine_circuit(x.shape[1], shapes)
-        if fast is not None:
-            start = time.perf_counter()
-            try:
-                outputs, engine_vjp = _engine().run_numpy(
-                    fast, x, w, with_vjp, self.engine_recipe()
-                )
-            except _engine().EngineUnsupportedError:  # this call's structure is not supported
-                fast = None
-        if fast is not None:
-            record_engine_batch(
-                self.qnode.device, len(x), time.perf_counter() - start, self.engine_note()
-            )
-            if engine_vjp is None:
-                return BatchResult(outputs, None)
-
-            def fast_vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-                d_x, d_w = engine_vjp(dy)
-                return d_x, dict(zip(self.weight_names, d_w, strict=True))
-
-            return BatchResult(outputs, fast_vjp)
+        result = self._execute_on_engine(x, w, with_vjp)
+        if result is not None:
+            return result
         with PENNYLANE_LOCK:
-            chunks = [self._build_chunk(x, w, rows, with_vjp) for rows in self._split(len(x))]
-        runs = self._map(self._run_chunk, [(c, with_vjp) for c in chunks])
+            chunks = [build_chunk(self, x, w, rows, with_vjp) for rows in self._split(len(x))]
+        runs = self._map(lambda chunk: run_chunk(self, chunk, with_vjp), chunks)
         outputs = np.concatenate([out for out, _ in runs], axis=0)
         if not with_vjp:
             return BatchResult(outputs, None)
@@ -364,7 +309,7 @@ class BatchExecutor:
         def vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             dy = np.asarray(dy, dtype=np.float64).reshape(outputs.shape)
             jobs = [(q_vjp, dy[c.rows]) for c, (_, q_vjp) in zip(chunks, runs, strict=True)]
-            d_params = self._map(_locked_call, jobs)
+            d_params = self._map(locked_call, jobs)
             d_x = np.zeros_like(x)
             d_w = [np.zeros_like(a) for a in w]
             for chunk, dp in zip(chunks, d_params, strict=True):
@@ -378,6 +323,33 @@ class BatchExecutor:
             return d_x, dict(zip(self.weight_names, d_w, strict=True))
 
         return BatchResult(outputs, vjp)
+
+    def _execute_on_engine(
+        self, x: np.ndarray, w: tuple[np.ndarray, ...], with_vjp: bool
+    ) -> BatchResult | None:
+        """:meth:`execute` on the engine, or ``None`` where the engine does not take the batch."""
+        shapes = {name: a.shape for name, a in zip(self.weight_names, w, strict=True)}
+        fast = self.engine_circuit(x.shape[1], shapes)
+        if fast is None:
+            return None
+        start = time.perf_counter()
+        try:
+            outputs, engine_vjp = engine_module().run_numpy(
+                fast, x, w, with_vjp, self.engine_recipe()
+            )
+        except engine_module().EngineUnsupportedError:  # this call's structure is not supported
+            return None
+        record_engine_batch(
+            self.qnode.device, len(x), time.perf_counter() - start, self.engine_note()
+        )
+        if engine_vjp is None:
+            return BatchResult(outputs, None)
+
+        def fast_vjp(dy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            d_x, d_w = engine_vjp(dy)
+            return d_x, dict(zip(self.weight_names, d_w, strict=True))
+
+        return BatchResult(outputs, fast_vjp)
 
     def second_order(
         self,
@@ -402,30 +374,7 @@ class BatchExecutor:
                 "the engine (qstore.router or default.qubit, no shots); use the torch layers "
                 "for this device or method."
             )
-        import torch
-
-        def leaf(a: Any) -> Any:
-            return torch.as_tensor(np.asarray(a, dtype=np.float64)).requires_grad_(True)
-
-        x_t, dy_t, w_t = leaf(x), leaf(dy), [leaf(a) for a in w]
-        out = fast.with_dtype(torch.complex128)(x_t, w_t, recipe)
-        first = torch.autograd.grad(out, [x_t, *w_t], dy_t, create_graph=True, allow_unused=True)
-        pairs = [
-            (g, torch.as_tensor(np.asarray(d, dtype=np.float64)))
-            for g, d in zip(first, [ddx, *ddw], strict=True)
-            if g is not None and g.requires_grad
-        ]
-        inputs = [x_t, dy_t, *w_t]
-        if not pairs:
-            return np.zeros(x.shape), np.zeros(dy.shape), [np.zeros(np.shape(a)) for a in w]
-        second = torch.autograd.grad(
-            [g for g, _ in pairs], inputs, [d for _, d in pairs], allow_unused=True
-        )
-        arrays = [
-            np.zeros(t.shape) if g is None else g.detach().numpy()
-            for g, t in zip(second, inputs, strict=True)
-        ]
-        return arrays[0], arrays[1], arrays[2:]
+        return second_order_on_engine(fast, recipe, x, w, dy, ddx, ddw)
 
     async def execute_async(
         self, inputs: Any, weights: Mapping[str, Any], *, with_vjp: bool = True
@@ -456,7 +405,7 @@ class BatchExecutor:
             self.options.prefetch_gradients, self.qnode.device, self.gradient_method
         )
 
-    def _tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
+    def tapes_for(self, x: Any, w: Sequence[Any]) -> list[qml.tape.QuantumScript]:
         """Build the tapes of a chunk.
 
         Gradient transforms (parameter-shift, finite-diff, SPSA) cannot differentiate broadcast
@@ -472,56 +421,7 @@ class BatchExecutor:
             return list(tapes)
         return [tape]
 
-    def _build_chunk(
-        self, x: np.ndarray, w: tuple[np.ndarray, ...], rows: list[int], with_vjp: bool
-    ) -> _Chunk:
-        """Stage 1 (calling thread): build tapes and trace the classical parameter map."""
-        x_chunk = x[rows]
-        captured: dict[str, Any] = {}
-        captured["prefetch"] = with_vjp and self.prefetches()
-
-        def classical(xc: Any, *wc: Any) -> Any:
-            tapes = self._tapes_for(xc, wc)
-            if captured["prefetch"]:
-                tapes, captured["prefetch"] = gradient_level(tapes, self.gradient_method)
-            captured["tapes"] = tapes
-            flat = []
-            captured["trainable"], captured["shapes"] = [], []
-            for tape in tapes:
-                params = tape.get_parameters(trainable_only=False)
-                idx = [i for i, p in enumerate(params) if isinstance(p, Box)]
-                captured["trainable"].append(idx)
-                captured["shapes"].append([np.shape(getval(params[i])) for i in idx])
-                flat.extend(anp.ravel(params[i]) for i in idx)
-            return anp.concatenate(flat) if flat else anp.zeros(0)
-
-        if with_vjp:
-            vjp_fn, flat_params = autograd.make_vjp(classical, argnum=tuple(range(1 + len(w))))(
-                x_chunk, *w
-            )
-        else:
-            flat_params, vjp_fn = np.asarray(classical(x_chunk, *w)), None
-
-        def classical_vjp(dp: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-            grads = vjp_fn(dp)
-            return grads[0], tuple(grads[1:])
-
-        numeric = []
-        for tape in captured["tapes"]:
-            values = [getval(p) for p in tape.get_parameters(trainable_only=False)]
-            numeric.append(tape.bind_new_parameters(values, list(range(len(values)))))
-        return _Chunk(
-            tapes=numeric,
-            trainable=captured["trainable"],
-            shapes=captured["shapes"],
-            rows=rows,
-            classical_vjp=classical_vjp if vjp_fn is not None else None,
-            params=np.asarray(getval(flat_params), dtype=np.float64),
-            method=self.method_for(captured["tapes"][0]),
-            prefetch=captured["prefetch"],
-        )
-
-    def _device(self) -> Any:
+    def thread_device(self) -> Any:
         """The device for the current thread.
 
         Without overlap (sync mode, or a device that must run under the PennyLane lock) this is
@@ -545,7 +445,7 @@ class BatchExecutor:
             self._local.device = proxy
         return proxy
 
-    def _gradient_kwargs(self) -> dict[str, Any]:
+    def gradient_kwargs(self) -> dict[str, Any]:
         """Extra arguments of the gradient transform (SPSA step, directions and sampler)."""
         kwargs = {}
         if self.gradient_method == "spsa":
@@ -555,59 +455,3 @@ class BatchExecutor:
                 "sampler_rng": self._rng,
             }
         return {**kwargs, **self.qnode_gradient_kwargs}  # settings made on the QNode win
-
-    def _run_chunk(
-        self, job: tuple[_Chunk, bool]
-    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
-        """Stage 2 (any thread): execute the chunk's tapes; return outputs and a parameter VJP."""
-        chunk, with_vjp = job
-        with PENNYLANE_LOCK:
-            return self._run_chunk_locked(chunk, with_vjp)
-
-    def _run_chunk_locked(
-        self, chunk: _Chunk, with_vjp: bool
-    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray] | None]:
-        """Body of :meth:`_run_chunk`, called with :data:`PENNYLANE_LOCK` held."""
-        if with_vjp and chunk.method == "adjoint" and chunk.params.size:
-            fast = device_jacobian(self._device(), chunk)
-            if fast is not None:
-                return fast
-        if with_vjp and chunk.prefetch and chunk.params.size:
-            fast = chunk_jacobian(self._device(), chunk, self._gradient_kwargs())
-            if fast is not None:
-                return fast
-
-        def quantum(p: Any) -> Any:
-            tapes, offset = [], 0
-            for tape, idx, shapes in zip(chunk.tapes, chunk.trainable, chunk.shapes, strict=True):
-                values = []
-                for shape in shapes:
-                    size = int(np.prod(shape))
-                    values.append(anp.reshape(p[offset : offset + size], shape))
-                    offset += size
-                tapes.append(tape.bind_new_parameters(values, idx) if idx else tape)
-            results = qml.execute(
-                tapes,
-                self._device(),
-                diff_method=chunk.method if with_vjp else None,
-                interface="autograd" if with_vjp else None,
-                device_vjp=with_vjp and self._device_vjp and chunk.method == "adjoint",
-                gradient_kwargs=self._gradient_kwargs(),
-            )
-            return anp.concatenate(
-                [flatten_result(r, t) for r, t in zip(results, tapes, strict=True)], axis=0
-            )
-
-        if not with_vjp or chunk.params.size == 0:
-            out = np.asarray(getval(quantum(chunk.params)), dtype=np.float64)
-            zero = np.zeros_like(chunk.params)
-            return out, (lambda _dy: zero) if with_vjp else None
-        vjp_fn, out = autograd.make_vjp(quantum)(chunk.params)
-        return np.asarray(out, dtype=np.float64), vjp_fn
-
-
-def _locked_call(job: tuple[Callable[[Any], Any], Any]) -> Any:
-    """Call ``job[0](job[1])`` holding :data:`PENNYLANE_LOCK` (used for chunk VJPs)."""
-    fn, arg = job
-    with PENNYLANE_LOCK:
-        return fn(arg)
