@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 GRADIENT_METHODS = ("best", "backprop", "adjoint", "parameter-shift", "finite-diff", "spsa")
@@ -88,3 +89,10 @@ class LayerOptions:
     def as_dict(self) -> dict[str, Any]:
         """The options as keyword arguments (for ``get_config`` and copies)."""
         return asdict(self)
+
+
+def options_from(scope: Mapping[str, Any]) -> LayerOptions:
+    """The :class:`LayerOptions` a layer constructor was given: ``scope`` is its ``locals()``,
+    which hold one keyword argument per option (the layers list them for their signatures and
+    docs; this reads them back without listing them again)."""
+    return LayerOptions(**{field.name: scope[field.name] for field in fields(LayerOptions)})

@@ -9,7 +9,7 @@ import pennylane as qml
 import torch
 
 from qstore_layers.circuit_inputs import EMPTY, CircuitInputs
-from qstore_layers.torch_layer import _as_input_tensor, run_layer
+from qstore_layers.torch_run import as_input_tensor, run_layer
 
 __all__ = ["run_circuit_batch"]
 
@@ -28,7 +28,7 @@ def _features(ci: CircuitInputs, features: Any, n_rows: int, single: bool) -> to
             f"This QNode takes numeric features ({ci.input_arg!r}) and circuits: call "
             f"layer(x, {ci.circuit_arg}=circuits) with one row of x per circuit."
         )
-    x = _as_input_tensor(features)
+    x = as_input_tensor(features)
     if x.dim() != (1 if single else 2) or (not single and x.shape[0] != n_rows):
         want = "(features,) for one circuit" if single else f"({n_rows}, features)"
         raise ValueError(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pennylane as qml
 
 try:
@@ -22,131 +20,20 @@ from pennylane_qstore.budget import default_phase
 from qstore_layers import ansatz
 from qstore_layers.circuit_inputs import EMPTY, CircuitInputs, model_signature, takes_circuits
 from qstore_layers.core import BatchExecutor
-from qstore_layers.options import LayerOptions
+from qstore_layers.options import options_from
 from qstore_layers.torch_exec import TorchExecution
+from qstore_layers.torch_run import (
+    as_input_tensor,
+    default_init,
+    initial_values,
+    run_layer,
+    to_thread,
+)
 from qstore_layers.validation import validate_weight_shapes
 
 __all__ = ["QuantumLayer", "QuantumLinear"]
 
 _LAZY_INIT_LOCK = threading.RLock()
-
-
-def _default_init(tensor: torch.Tensor) -> torch.Tensor:
-    """Uniform angles in [0, 2π), as PennyLane's TorchLayer."""
-    return nn.init.uniform_(tensor, 0.0, 2 * math.pi)
-
-
-def _initial_value(name: str, shape: tuple[int, ...], init: Any) -> torch.Tensor:
-    """The initial value of weight ``name``: ``init`` is a callable ``init(tensor)`` (its return
-    value is used when it returns a tensor, as ``torch.nn.init`` functions do) or a tensor."""
-    if isinstance(init, torch.Tensor | np.ndarray | list | tuple | float | int):
-        value = (
-            init.detach().clone()
-            if isinstance(init, torch.Tensor) and init.is_floating_point()
-            else torch.as_tensor(init, dtype=torch.get_default_dtype())
-        )
-        if tuple(value.shape) != shape:
-            raise ValueError(
-                f"init_method[{name!r}] has shape {tuple(value.shape)}, but weight_shapes gives "
-                f"{shape}; pass a tensor of that shape or an init function."
-            )
-        return value
-    if not callable(init):
-        raise TypeError(
-            f"init_method for {name!r} must be a callable init(tensor) or a tensor, got "
-            f"{type(init).__name__}."
-        )
-    tensor = torch.zeros(shape if shape else (1,))  # an init that fills nothing leaves zeros
-    with torch.no_grad():
-        returned = init(tensor)
-    value = returned if isinstance(returned, torch.Tensor) else tensor
-    value = torch.as_tensor(value).detach().clone()
-    if not shape:
-        value = value.reshape(-1)[0]
-    if tuple(value.shape) != shape:
-        raise ValueError(
-            f"init_method for {name!r} returned shape {tuple(value.shape)}, expected {shape}."
-        )
-    return value
-
-
-def _initial_values(
-    shapes: Mapping[str, tuple[int, ...]], init_method: Any
-) -> dict[str, torch.Tensor]:
-    """Initial weights from ``init_method`` (``None``, a callable, or a dict per weight)."""
-    if isinstance(init_method, Mapping):
-        missing = sorted(set(shapes) - set(init_method))
-        unknown = sorted(set(init_method) - set(shapes))
-        if missing or unknown:
-            raise KeyError(
-                f"init_method must give every weight exactly once: missing {missing}, unknown "
-                f"{unknown}."
-            )
-        return {name: _initial_value(name, s, init_method[name]) for name, s in shapes.items()}
-    init = _default_init if init_method is None else init_method
-    return {name: _initial_value(name, s, init) for name, s in shapes.items()}
-
-
-def _as_input_tensor(inputs: Any) -> torch.Tensor:
-    """Inputs as a floating tensor; arrays and lists are accepted like ``nn.Linear`` users expect."""
-    if not isinstance(inputs, torch.Tensor):
-        array = np.asarray(inputs)
-        inputs = torch.as_tensor(array if array.dtype.kind == "f" else array.astype(float))
-    if not inputs.is_floating_point():
-        inputs = inputs.to(torch.get_default_dtype())
-    if inputs.dim() == 0:
-        raise ValueError(
-            "Quantum layer inputs must have shape (features,) or (*, features); got a scalar."
-        )
-    if inputs.shape[-1] == 0:
-        raise ValueError("Quantum layer inputs have 0 features; pass at least one feature.")
-    if not bool(torch.isfinite(inputs).all()):
-        raise ValueError(
-            "Quantum layer inputs contain NaN or inf; clean or impute the data before the "
-            "quantum layer."
-        )
-    return inputs
-
-
-def run_layer(
-    execution: TorchExecution, inputs: Any, weights: Mapping[str, torch.Tensor]
-) -> torch.Tensor:
-    """Run a layer on ``inputs`` of shape ``(features,)`` or ``(*, features)``.
-
-    Leading dimensions are flattened into one batch and restored on the outputs (as
-    ``nn.Linear`` does); an empty batch gives an empty output with the right trailing shape.
-    Under ``torch.compile`` this runs eagerly (a graph break): the circuit is simulated by
-    PennyLane or the engine, not by Inductor.
-    """
-    x = _as_input_tensor(inputs)
-    if torch._C._functorch.is_functorch_wrapped_tensor(x) or any(
-        torch._C._functorch.is_functorch_wrapped_tensor(w) for w in weights.values()
-    ):
-        raise RuntimeError(
-            "Quantum layers do not run under torch.func transforms (grad, vmap, jacrev, ...): "
-            "their circuits run outside torch's functional tracing. Use torch.autograd.grad, "
-            "torch.autograd.functional.jacobian/hessian, or a batch dimension instead of vmap."
-        )
-    weights = {name: w.to(x) for name, w in weights.items()}
-    if x.dim() == 1:
-        out = execution(x, weights)
-        return torch.stack(out, dim=0) if isinstance(out, tuple) else out
-    lead = x.shape[:-1]
-    flat = x.reshape(-1, x.shape[-1])
-    if flat.shape[0] == 0:  # evaluate one zero row for the output shape, keep none of it
-        probe = execution(flat.new_zeros(1, flat.shape[-1]), weights)
-        # connected to the inputs, so their gradient is an empty tensor, as for nn.Linear
-        return _reshape(probe, lead, empty=True) + flat.sum() * 0
-    return _reshape(execution(flat, weights), lead)
-
-
-def _reshape(out: Any, lead: torch.Size, empty: bool = False) -> torch.Tensor:
-    """Restore the leading dimensions; a shot vector stacks one output per shot setting."""
-    if isinstance(out, tuple):
-        return torch.stack([_reshape(o, lead, empty) for o in out], dim=0)
-    if empty:
-        out = out[:0]
-    return out.reshape(*lead, *out.shape[1:])
 
 
 class QuantumLayer(nn.Module):
@@ -206,16 +93,7 @@ class QuantumLayer(nn.Module):
         circuit_mode = takes_circuits(qnode.func)
         func = model_signature(qnode.func, input_arg) if circuit_mode else qnode.func
         shapes = validate_weight_shapes(func, weight_shapes, input_arg)
-        options = LayerOptions(
-            gradient_method=gradient_method,
-            spsa_epsilon=spsa_epsilon,
-            spsa_num_directions=spsa_num_directions,
-            seed=seed,
-            async_execution=async_execution,
-            max_workers=max_workers,
-            fast_path=fast_path,
-            prefetch_gradients=prefetch_gradients,
-        )
+        options = options_from(locals())
         self.circuit_inputs: CircuitInputs | None = None
         """Input circuits of a QNode taking ``circuits`` (see :mod:`.circuit_inputs`)."""
         if circuit_mode:
@@ -231,7 +109,7 @@ class QuantumLayer(nn.Module):
         self.qnode_weights: dict[str, nn.Parameter] = {}
         """The QNode's weights by name, as ``TorchLayer.qnode_weights`` (forward reads them
         from here, so assigning a tensor to an entry takes effect)."""
-        for name, value in _initial_values(shapes, init_method).items():
+        for name, value in initial_values(shapes, init_method).items():
             self.qnode_weights[name] = nn.Parameter(value)
             self.register_parameter(name, self.qnode_weights[name])
 
@@ -254,7 +132,7 @@ class QuantumLayer(nn.Module):
 
         def bound(*args: Any, **kwargs: Any) -> Any:
             inputs = kwargs.pop(self.input_arg) if self.input_arg in kwargs else args[0]
-            x = _as_input_tensor(inputs)
+            x = as_input_tensor(inputs)
             return qfunc(**self._qnode_kwargs(x))
 
         return bound
@@ -276,17 +154,17 @@ class QuantumLayer(nn.Module):
     def construct(self, args: Sequence[Any], kwargs: Mapping[str, Any] | None = None) -> Any:
         """Record the QNode on ``args[0]`` with the layer's weights; returns the tape (for
         ``qml.draw``/``qml.specs`` style inspection, as ``TorchLayer.construct``)."""
-        x = _as_input_tensor(args[0])
+        x = as_input_tensor(args[0])
         return qml.workflow.construct_tape(self.execution.qnode)(**self._qnode_kwargs(x))
 
     def draw(self, inputs: Any, **draw_kwargs: Any) -> str:
         """``qml.draw`` of the QNode on ``inputs`` with the layer's current weights."""
-        x = _as_input_tensor(inputs)
+        x = as_input_tensor(inputs)
         return qml.draw(self.execution.qnode, **draw_kwargs)(**self._qnode_kwargs(x))
 
     def specs(self, inputs: Any) -> dict[str, Any]:
         """``qml.specs`` of the QNode on ``inputs`` with the layer's current weights."""
-        x = _as_input_tensor(inputs)
+        x = as_input_tensor(inputs)
         return qml.specs(self.execution.qnode)(**self._qnode_kwargs(x))
 
     @torch.compiler.disable(recursive=True)
@@ -306,7 +184,7 @@ class QuantumLayer(nn.Module):
 
     async def forward_async(self, inputs: Any, circuits: Any = None) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
-        return await _to_thread(self, inputs, circuits)
+        return await to_thread(self, inputs, circuits)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""
@@ -369,16 +247,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         self.out_features = len(self.readout) * n_qubits
         dev = ansatz.make_device(device, n_qubits, seed)
         qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
-        options = LayerOptions(
-            gradient_method=gradient_method,
-            spsa_epsilon=spsa_epsilon,
-            spsa_num_directions=spsa_num_directions,
-            seed=seed,
-            async_execution=async_execution,
-            max_workers=max_workers,
-            fast_path=fast_path,
-            prefetch_gradients=prefetch_gradients,
-        )
+        options = options_from(locals())
         self.executor = BatchExecutor(
             qnode, ["weights"], options=options, prefer=ansatz.preferred_methods(encoding)
         )
@@ -395,13 +264,13 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         with _LAZY_INIT_LOCK:
             if not self.has_uninitialized_params():
                 return
-            inputs = _as_input_tensor(inputs)
+            inputs = as_input_tensor(inputs)
             n_features = int(inputs.shape[-1])
             shape = ansatz.weight_shape(n_features, self.n_qubits, self.n_layers, self.encoding)
             with torch.no_grad():
                 self.n_features.fill_(n_features)
                 self.weights.materialize(shape)
-                _default_init(self.weights)
+                default_init(self.weights)
 
     def _infer_parameters(self, module: nn.Module, args: Any, kwargs: Any = None) -> None:
         """Torch's lazy-init pre-hook, made safe for concurrent first calls.
@@ -461,7 +330,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
 
     async def forward_async(self, inputs: torch.Tensor) -> torch.Tensor:
         """Awaitable forward: executes in a worker thread; autograd works as for ``forward``."""
-        return await _to_thread(self, inputs)
+        return await to_thread(self, inputs)
 
     def extra_repr(self) -> str:
         """Summary shown by ``print(module)``."""
@@ -470,16 +339,3 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
             f"out_features={self.out_features}, encoding={self.encoding!r}, "
             f"readout={''.join(self.readout)!r}, gradient_method={self.executor.gradient_method!r}"
         )
-
-
-async def _to_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(*args)`` in the default executor, keeping torch's grad mode of the caller."""
-    import asyncio
-
-    grad_enabled = torch.is_grad_enabled()
-
-    def call() -> Any:
-        with torch.set_grad_enabled(grad_enabled):
-            return fn(*args)
-
-    return await asyncio.get_running_loop().run_in_executor(None, call)
