@@ -16,11 +16,11 @@ import pennylane as qml
 import tensorflow as tf
 
 from qstore_layers.circuit_inputs import CircuitInputs
-from qstore_layers.keras_layer import _PendingVJPs
+from qstore_layers.keras_ops import PendingVJPs, cast_like
 
 __all__ = ["circuit_call"]
 
-_PENDING = _PendingVJPs()
+_PENDING = PendingVJPs()
 
 VJP = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -97,7 +97,6 @@ def circuit_call(
         return out, np.int64(0 if vjp is None else _PENDING.put(vjp))
 
     def backward(token: np.int64, strings: np.ndarray, dy: np.ndarray, *w: np.ndarray) -> list:
-
         vjp = _PENDING.pop(token)
         if vjp is None:
             vjp = run_groups(ci, strings, w, n_outputs, with_vjp=True)[1]
@@ -116,9 +115,7 @@ def circuit_call(
                 "not available; use the torch QuantumLayer, which differentiates twice."
             )
 
-        return [
-            tf.cast(tf.reshape(g, tf.shape(t)), t.dtype) for g, t in zip(grads, w, strict=True)
-        ], second
+        return cast_like(grads, w), second
 
     @tf.custom_gradient
     def op(*w: tf.Tensor) -> Any:

@@ -6,12 +6,9 @@ default ansatz. Gradients come from :class:`~qstore_layers.core.BatchExecutor` t
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pennylane as qml
 
 try:
@@ -22,155 +19,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without tensorfl
         'The Keras layers need TensorFlow and Keras 3: pip install "pennylane-qstore[tf]"'
     ) from exc
 
-from pennylane_qstore.budget import default_phase
-from pennylane_qstore.budget import phase as budget_phase
 from qstore_layers import ansatz
 from qstore_layers.circuit_inputs import EMPTY, CircuitInputs, model_signature, takes_circuits
 from qstore_layers.core import BatchExecutor
-from qstore_layers.options import LayerOptions
-from qstore_layers.validation import validate_inputs, validate_weight_shapes
+from qstore_layers.keras_ops import quantum_call
+from qstore_layers.options import options_from
+from qstore_layers.validation import validate_weight_shapes
 
 __all__ = ["QuantumDense", "QuantumLayer"]
-
-
-class _PendingVJPs:
-    """VJPs of forward passes run with ``training=True``, kept until their backward pass.
-
-    A token (returned by the forward op) finds them again, so the backward pass does not run
-    the batch a second time. Bounded: a forward whose gradient is never asked for is dropped
-    after :attr:`SIZE` newer ones, and a backward that finds no entry recomputes.
-    """
-
-    SIZE = 16
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next = 0
-        self._entries: OrderedDict[int, Any] = OrderedDict()
-
-    def put(self, vjp: Any) -> int:
-        with self._lock:
-            self._next += 1
-            self._entries[self._next] = vjp
-            while len(self._entries) > self.SIZE:
-                self._entries.popitem(last=False)
-            return self._next
-
-    def pop(self, token: int) -> Any:
-        with self._lock:
-            return self._entries.pop(int(token), None)
-
-
-_PENDING = _PendingVJPs()
-
-
-def _cost_phase(executor: BatchExecutor, training: bool) -> Any:
-    """The cost phase of a host op's device work: the executor's explicit phase (validation on
-    another device), else ``training`` / ``evaluation`` from Keras' ``training=``. Set inside
-    the op because TensorFlow runs graph-mode host ops in its own threads, which do not see
-    the caller's ``with phase(...)`` block."""
-    if executor.phase is not None:
-        return budget_phase(executor.phase)
-    return default_phase("training" if training else "evaluation")
-
-
-def _quantum_call(
-    executor: BatchExecutor,
-    inputs: tf.Tensor,
-    weights: Sequence[tf.Tensor],
-    n_outputs: int,
-    *,
-    input_grad: bool = True,
-    training: bool = False,
-) -> tf.Tensor:
-    """Run ``executor`` on ``inputs`` as a differentiable TensorFlow op (eager or graph).
-
-    With ``input_grad=False`` no gradient flows to ``inputs`` (weights still get theirs).
-
-    With ``training=True`` the forward pass keeps its VJP for the backward pass (no second
-    execution; shots and SPSA directions of the forward pass are the ones differentiated);
-    otherwise (``predict``, evaluation) no VJP is prepared and a backward pass, if any,
-    re-executes the batch. Both are safe in ``tf.function`` and ``tf.distribute`` replicas.
-    """
-    names = executor.weight_names
-    out_dtype = inputs.dtype if inputs.dtype.is_floating else tf.float32
-    unbatched = inputs.shape.rank == 1
-
-    def forward_np(x: np.ndarray, w: Sequence[np.ndarray], with_vjp: bool) -> tuple:
-        x2d, _ = validate_inputs(x)
-        if x2d.shape[0] == 0:
-            return np.zeros((0, n_outputs)), None
-        with _cost_phase(executor, training):
-            result = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=with_vjp)
-        return result.outputs, result.vjp
-
-    def backward_np(
-        token: np.ndarray, x: np.ndarray, dy: np.ndarray, *w: np.ndarray
-    ) -> list[np.ndarray]:
-        x2d, _ = validate_inputs(x)
-        if x2d.shape[0] == 0:
-            return [np.zeros(x.shape), *(np.zeros(a.shape) for a in w)]
-        vjp = _PENDING.pop(token)
-        with _cost_phase(executor, True):
-            if vjp is None:
-                vjp = executor.execute(x2d, dict(zip(names, w, strict=True)), with_vjp=True).vjp
-            d_x, d_w = vjp(dy.reshape(len(x2d), n_outputs))
-        return [d_x.reshape(x.shape), *(d_w[n] for n in names)]
-
-    def checked_forward(x: np.ndarray, *w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out, vjp = forward_np(x, w, with_vjp=training)
-        if out.shape[1] != n_outputs:
-            raise ValueError(
-                f"The QNode returns {out.shape[1]} values per sample but the layer was built with "
-                f"output_dim={n_outputs}; pass output_dim={out.shape[1]}."
-            )
-        return out, np.int64(0 if vjp is None else _PENDING.put(vjp))
-
-    def second_np(x: np.ndarray, dy: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
-        w, dd = rest[: len(names)], rest[len(names) :]
-        x2d, _ = validate_inputs(x)
-        gx, gdy, gw = executor.second_order(
-            x2d, list(w), dy.reshape(len(x2d), n_outputs), dd[0].reshape(x2d.shape), list(dd[1:])
-        )
-        return [gx.reshape(x.shape), gdy.reshape(dy.shape), *gw]
-
-    @tf.custom_gradient
-    def vjp_op(token: tf.Tensor, x: tf.Tensor, dy: tf.Tensor, *w: tf.Tensor) -> Any:
-        """The backward pass as an op of its own, so that an outer tape differentiates it."""
-        grads = tf.numpy_function(backward_np, [token, x, dy, *w], [tf.float64] * (1 + len(w)))
-        grads = [
-            tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
-            for g, t in zip(grads, [x, *w], strict=True)
-        ]
-
-        def second(*dd: tf.Tensor) -> list[tf.Tensor]:
-            dd = [
-                tf.zeros_like(t, tf.float64) if d is None else tf.cast(d, tf.float64)
-                for d, t in zip(dd, [x, *w], strict=True)
-            ]
-            out = tf.numpy_function(second_np, [x, dy, *w, *dd], [tf.float64] * (2 + len(w)))
-            out = [
-                tf.cast(tf.reshape(g, tf.shape(t)), t.dtype)
-                for g, t in zip(out, [x, dy, *w], strict=True)
-            ]
-            return [None, *out]
-
-        return grads, second
-
-    @tf.custom_gradient
-    def op(x: tf.Tensor, *w: tf.Tensor) -> Any:
-        out, token = tf.numpy_function(
-            checked_forward, [x, *w], [tf.float64, tf.int64], stateful=True
-        )
-        out = tf.reshape(out, [n_outputs] if unbatched else [-1, n_outputs])
-
-        def grad(dy: tf.Tensor) -> list[tf.Tensor]:
-            out = vjp_op(token, x, tf.cast(dy, tf.float64), *w)
-            return [out[0] if input_grad else None, *out[1:]]
-
-        return tf.cast(out, out_dtype), grad
-
-    return op(inputs, *weights)
 
 
 def _check_rank(input_shape: Any, layer: str) -> None:
@@ -260,22 +116,13 @@ class QuantumDense(_QuantumBase):
         self.units = len(self.readout) * n_qubits
         self.device_spec, self.shots, self.seed = device, shots, seed
         self.use_bias, self.activation = bias, keras.activations.get(activation)
-        self._options = {
-            "gradient_method": gradient_method,
-            "spsa_epsilon": spsa_epsilon,
-            "spsa_num_directions": spsa_num_directions,
-            "async_execution": async_execution,
-            "max_workers": max_workers,
-            "fast_path": fast_path,
-            "prefetch_gradients": prefetch_gradients,
-        }
+        options = options_from(locals())
+        # the options get_config writes (the seed is written with the layer's own settings)
+        self._options = {k: v for k, v in options.as_dict().items() if k != "seed"}
         dev = ansatz.make_device(device, n_qubits, seed)
         qnode = ansatz.make_qnode(n_qubits, encoding, self.readout, dev, shots)
         self.executor = BatchExecutor(
-            qnode,
-            ["weights"],
-            options=LayerOptions(seed=seed, **self._options),
-            prefer=ansatz.preferred_methods(encoding),
+            qnode, ["weights"], options=options, prefer=ansatz.preferred_methods(encoding)
         )
         self.in_features: int | None = None
 
@@ -303,7 +150,7 @@ class QuantumDense(_QuantumBase):
         out = _leading_dims_call(
             inputs,
             self.units,
-            lambda x: _quantum_call(
+            lambda x: quantum_call(
                 self.executor,
                 x,
                 [self.kernel.value],
@@ -393,16 +240,7 @@ class QuantumLayer(_QuantumBase):
         self.weight_shapes = validate_weight_shapes(func, weight_shapes)
         self.qnode, self.output_dim, self.seed = qnode, int(output_dim), seed
         self.activation = keras.activations.get(activation)
-        options = LayerOptions(
-            gradient_method=gradient_method,
-            spsa_epsilon=spsa_epsilon,
-            spsa_num_directions=spsa_num_directions,
-            seed=seed,
-            async_execution=async_execution,
-            max_workers=max_workers,
-            fast_path=fast_path,
-            prefetch_gradients=prefetch_gradients,
-        )
+        options = options_from(locals())
         self.circuit_inputs: CircuitInputs | None = None
         """Input circuits of a QNode taking ``circuits``: the layer's input is then a
         ``tf.string`` tensor of OpenQASM programs (see :mod:`.keras_circuits`)."""
@@ -449,7 +287,7 @@ class QuantumLayer(_QuantumBase):
         out = _leading_dims_call(
             inputs,
             self.output_dim,
-            lambda x: _quantum_call(
+            lambda x: quantum_call(
                 self.executor,
                 x,
                 [w.value for w in self.qweights],
