@@ -32,11 +32,21 @@ from collections.abc import Sequence
 
 import numpy as np
 import pennylane as qml
-from pennylane.measurements import ExpectationMP, MeasurementProcess, ProbabilityMP, VarianceMP
 from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
 from pennylane.typing import PostprocessingFn
 
+from pennylane_qstore.ionq.compile_checks import (
+    ENTANGLERS,
+    PASSES,
+    SUPPORTED_MEASUREMENTS,
+    check_entangler,
+    check_finite,
+    check_measurements,
+    check_not_trainable,
+    check_operations,
+    check_passes,
+)
 from pennylane_qstore.ionq.lowering import UnsupportedOperationError, lower
 from pennylane_qstore.ionq.native import NativeCircuit
 from pennylane_qstore.ionq.ops import rad_to_turns, wrap_turns
@@ -45,101 +55,16 @@ from pennylane_qstore.ionq.results import from_probabilities
 from pennylane_qstore.ionq.resynthesis import program, replay, resynthesise_blocks
 from pennylane_qstore.ionq.toffoli import choose_forms
 
-ENTANGLERS = ("ms", "zz")
-PASSES = ("cancel", "toffoli", "resynthesise")
-"""The optimising passes, in the order they run (virtual Z and one-qubit fusion always run)."""
-SUPPORTED_MEASUREMENTS = "expval, var and probs (of any observable PennyLane can diagonalise)"
-
 __all__ = [
     "ENTANGLERS",
     "PASSES",
+    "SUPPORTED_MEASUREMENTS",
     "UnsupportedOperationError",
     "compile_circuit",
     "native_circuits",
     "pass_report",
     "to_native",
 ]
-
-
-def _check_entangler(entangler: str) -> None:
-    if entangler not in ENTANGLERS:
-        raise ValueError(
-            f"entangler must be 'ms' (Aria) or 'zz' (Forte), got {entangler!r}; "
-            "pass entangler='ms' or entangler='zz'"
-        )
-
-
-def _check_finite(operations: Sequence[Operator]) -> None:
-    for op in operations:
-        ndims = getattr(op, "ndim_params", None) or (0,) * len(op.data)
-        for value, ndim in zip(op.data, ndims, strict=False):
-            array = np.asarray(qml.math.unwrap(value))
-            if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
-                raise ValueError(
-                    f"{op.name} on wires {op.wires.tolist()} has a non-finite or non-numeric "
-                    f"parameter {value!r}; IonQ gates need finite numbers"
-                )
-            if ndim == 0 and np.iscomplexobj(array):  # angles; matrices may be complex
-                raise ValueError(
-                    f"{op.name} on wires {op.wires.tolist()} has a complex parameter {value!r}; "
-                    "IonQ gate angles must be real numbers"
-                )
-
-
-def _check_operations(items: Sequence) -> None:
-    for item in items:
-        if isinstance(item, MeasurementProcess):
-            raise TypeError(
-                f"the operation list contains the measurement {item!r}; pass operations only "
-                "(measurements are not compiled) or a tape (whose measurements are ignored)"
-            )
-        if not isinstance(item, Operator):
-            raise TypeError(
-                f"the operation list contains {item!r}, which is not a PennyLane operation; "
-                "pass operations only, or a tape"
-            )
-
-
-def _check_not_trainable(tape: QuantumScript) -> None:
-    """Refuse parameters being differentiated: the compiled circuit is numeric."""
-    for op in tape.operations:
-        for value in op.data:
-            if _is_trainable(value):
-                raise ValueError(
-                    f"to_native is not differentiable, but {op.name} on wires "
-                    f"{op.wires.tolist()} has a parameter being differentiated; differentiate "
-                    "the original QNode instead (or run it on the qstore.ionq device, which "
-                    "compiles at execution)"
-                )
-
-
-def _is_trainable(value) -> bool:
-    interface = qml.math.get_interface(value)
-    if interface == "autograd":
-        from autograd.numpy.numpy_boxes import ArrayBox
-
-        return isinstance(value, ArrayBox)
-    if interface == "torch":
-        return bool(getattr(value, "requires_grad", False))
-    if interface == "tensorflow":
-        return bool(qml.math.requires_grad(value))
-    if interface == "jax":
-        import jax
-
-        return isinstance(value, jax.core.Tracer) and type(value).__name__ in (
-            "JVPTracer",
-            "LinearizeTracer",
-        )
-    return False
-
-
-def _check_passes(passes: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(passes, str) or any(p not in PASSES for p in passes):
-        raise ValueError(
-            f"passes must be a sequence of names from {PASSES}, got {passes!r}; "
-            "e.g. passes=('cancel',) or passes=() for none"
-        )
-    return tuple(p for p in PASSES if p in passes)
 
 
 def compile_circuit(
@@ -167,11 +92,11 @@ def compile_circuit(
         TypeError: the operation list holds a measurement or another non-operation.
         UnsupportedOperationError: an operation with no native form or decomposition.
     """
-    _check_entangler(entangler)
-    passes = _check_passes(passes)
+    check_entangler(entangler)
+    passes = check_passes(passes)
     operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
-    _check_operations(operations)
-    _check_finite(operations)
+    check_operations(operations)
+    check_finite(operations)
     used = qml.wires.Wires.all_wires([op.wires for op in operations])
     labels = tuple(used.tolist() if wires is None else wires)
     missing = [w for w in used if w not in labels]
@@ -270,15 +195,6 @@ def _diagonalised(tape: QuantumScript) -> QuantumScript:
     return tape.copy(operations=[*tape.operations, *extra])
 
 
-def _check_measurements(tape: QuantumScript) -> None:
-    for mp in tape.measurements:
-        if not isinstance(mp, ExpectationMP | VarianceMP | ProbabilityMP):
-            raise ValueError(
-                f"{type(mp).__name__} ({mp}) cannot be computed from IonQ's probabilities; "
-                f"supported measurements: {SUPPORTED_MEASUREMENTS}"
-            )
-
-
 def native_circuits(
     tape: QuantumScript,
     entangler: str = "ms",
@@ -300,7 +216,7 @@ def native_circuits(
         probabilities it needs (first label most significant); ``postprocess`` takes, per job, the
         list of those probability vectors and returns the source tape's results.
     """
-    _check_entangler(entangler)
+    check_entangler(entangler)
     if tape.batch_size is not None:
         raise ValueError(
             f"the tape is broadcast over {tape.batch_size} parameter values; expand it first with "
@@ -311,8 +227,8 @@ def native_circuits(
             f"the tape has a shot vector {tape.shots}; compile one tape per entry "
             "(to_native does this for you)"
         )
-    _check_finite(tape.operations)
-    _check_measurements(tape)
+    check_finite(tape.operations)
+    check_measurements(tape)
     wires = tape.wires.tolist()
     split, split_fn = qml.transforms.split_non_commuting(tape)
     jobs, sources = [], []
@@ -371,7 +287,7 @@ def to_native(
         ValueError: a parameter is being differentiated (``qml.grad``, torch ``requires_grad``):
             the compiled circuit is numeric, so differentiate the original QNode instead.
     """
-    _check_not_trainable(tape)
+    check_not_trainable(tape)
     if tape.batch_size is not None:  # parameter broadcasting: one compiled circuit per value
         expanded, stack = qml.transforms.broadcast_expand(tape)
         return _concatenate([_compile_tape(t, entangler, max_qubits) for t in expanded], stack)
