@@ -32,13 +32,8 @@ import pennylane as qml
 from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
 
-from pennylane_qstore.ionq.compiler import (
-    PASSES,
-    _check_entangler,
-    _check_passes,
-    compile_circuit,
-    compile_operations,
-)
+from pennylane_qstore.ionq.compile_checks import PASSES, check_entangler, check_passes
+from pennylane_qstore.ionq.compiler import compile_circuit, compile_operations
 from pennylane_qstore.ionq.native import NativeCircuit, NativeGate
 from pennylane_qstore.ionq.substitution import Template, substitute, wrapped_turns
 
@@ -259,8 +254,8 @@ class StructureCache:
         :func:`~pennylane_qstore.ionq.compiler.compile_circuit` (the gates may differ from a fresh
         compile, the unitary does not).
         """
-        _check_entangler(entangler)
-        passes = _check_passes(passes)
+        check_entangler(entangler)
+        passes = check_passes(passes)
         operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
         values, key = _flat_parameters(operations)
         full_key = (entangler, None if wires is None else tuple(wires), passes, tuple(key))
