@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from pennylane_qstore.ionq.backends import (
     MAX_SHOTS,
     MIN_SHOTS_ERROR_MITIGATION,
+    Backend,
     backend,
     debiasing_on,
 )
 from pennylane_qstore.ionq.errors import IonQError
 from pennylane_qstore.ionq.pricing import DEFAULT_RATES, RateCard, circuit_cost
-from pennylane_qstore.ionq.status import monitor_for, predict_execution_s
+from pennylane_qstore.ionq.status import Characterization, monitor_for, predict_execution_s
 
 if TYPE_CHECKING:
     from pennylane_qstore.ionq.client import IonQClient
@@ -158,6 +159,26 @@ def _ask_api(
         return usd, note, None, None
 
 
+def _check_shots(shots: int, error_mitigation: bool | None) -> None:
+    _count(shots, "shots", 1)
+    if shots > MAX_SHOTS:
+        raise ValueError(f"shots must be at most {MAX_SHOTS:,} (IonQ's limit), got {shots:,}")
+    if error_mitigation and shots < MIN_SHOTS_ERROR_MITIGATION:
+        raise ValueError(
+            f"error mitigation needs at least {MIN_SHOTS_ERROR_MITIGATION} shots, got {shots}; "
+            "raise shots or leave error mitigation off"
+        )
+
+
+def _timing_source(spec: Backend, char: Characterization | None) -> str:
+    """Say where the execution time estimate comes from."""
+    if char is not None:
+        return f"characterization {char.id} of {spec.name}"
+    if spec.qpu:
+        return "typical QPU timings, no characterization read"
+    return "the simulator is not timed"
+
+
 def estimate_training(
     *,
     backend_name: str,
@@ -189,14 +210,7 @@ def estimate_training(
     """
     spec = backend(backend_name)
     n1, n2 = (_count(g, f"gates[{i}]", 0) for i, g in enumerate(gates))
-    _count(shots, "shots", 1)
-    if shots > MAX_SHOTS:
-        raise ValueError(f"shots must be at most {MAX_SHOTS:,} (IonQ's limit), got {shots:,}")
-    if error_mitigation and shots < MIN_SHOTS_ERROR_MITIGATION:
-        raise ValueError(
-            f"error mitigation needs at least {MIN_SHOTS_ERROR_MITIGATION} shots, got {shots}; "
-            "raise shots or leave error mitigation off"
-        )
+    _check_shots(shots, error_mitigation)
     error_mitigation = debiasing_on(spec.name, shots, error_mitigation)
     qubits = (2 if n2 else 1) if qubits is None else _count(qubits, "qubits", 1)
     if qubits > spec.qubits:
@@ -209,12 +223,6 @@ def estimate_training(
             client, spec.name, shots, qubits, (n1, n2), error_mitigation
         )
     per_circuit_s = predict_execution_s(spec.name, char, shots, [(n1, n2)])
-    if char is not None:
-        timing = f"characterization {char.id} of {spec.name}"
-    elif spec.qpu:
-        timing = "typical QPU timings, no characterization read"
-    else:
-        timing = "the simulator is not timed"
     return Estimate(
         backend=spec.name,
         circuits_per_step=circuits_per_step,
@@ -230,7 +238,7 @@ def estimate_training(
         api_url=None if client is None else client.api_url,
         api_note=note,
         execution_s=per_circuit_s * circuits,
-        timing_source=timing,
+        timing_source=_timing_source(spec, char),
         queue_s=queue_s,
     )
 
