@@ -179,24 +179,9 @@ def _syntax_errors(program: str) -> list[tuple[int, str]]:
     return listener.errors
 
 
-def load_qasm(
-    text: str, source: str = "<qasm>", params: dict[str, float] | None = None
-) -> tuple[QuantumScript, list[str]]:
-    """Read an OpenQASM 2 or 3 circuit.
-
-    Args:
-        text: the program.
-        source: name used in error messages (e.g. the file name).
-        params: values of the program's OpenQASM 3 ``input`` variables, by name.
-
-    Returns:
-        ``(tape, wires)``: the circuit's operations and every declared qubit in declaration order
-        (labels such as ``"q[0]"``).
-
-    Raises:
-        QasmError: ``"<source>:<line>: <text of the line>: <reason>"``.
-    """
-    lines = text.splitlines()
+def _check_supported(text: str, lines: list[str], source: str) -> None:
+    """Refuse what PennyLane's OpenQASM reader would misread: empty programs, custom gates,
+    resets and for loops."""
     if not _COMMENT.sub("", text).strip():  # PennyLane's reader reports these as a missing antlr4
         raise QasmError(
             f"{source}: no OpenQASM statements (the file is empty or only comments); "
@@ -221,6 +206,27 @@ def load_qasm(
                 f"{source}:{number}: {line.strip()}: for loops are not supported (PennyLane's "
                 "OpenQASM reader runs them with the wrong range); write the loop out instead"
             )
+
+
+def load_qasm(
+    text: str, source: str = "<qasm>", params: dict[str, float] | None = None
+) -> tuple[QuantumScript, list[str]]:
+    """Read an OpenQASM 2 or 3 circuit.
+
+    Args:
+        text: the program.
+        source: name used in error messages (e.g. the file name).
+        params: values of the program's OpenQASM 3 ``input`` variables, by name.
+
+    Returns:
+        ``(tape, wires)``: the circuit's operations and every declared qubit in declaration order
+        (labels such as ``"q[0]"``).
+
+    Raises:
+        QasmError: ``"<source>:<line>: <text of the line>: <reason>"``.
+    """
+    lines = text.splitlines()
+    _check_supported(text, lines, source)
     _check_no_gate_after_measure(lines, source)
     converted, wires = _to_qasm3(lines)
     program = "\n".join(converted)
