@@ -107,6 +107,38 @@ def test_resynthesis_keeps_blocks_it_cannot_improve():
     assert resynthesise_blocks(steps) == steps
 
 
+def _interactions_left(steps, n: int) -> int:
+    """Interactions after replaying into a builder (which drops those of angle 0)."""
+    builder = CircuitBuilder(n, merge=False)
+    replay(steps, builder)
+    return sum(core.alive for core in builder.cores)
+
+
+def _block_then_apart(between_on_0) -> list:
+    """A generic three-interaction block on (0, 1), an interaction of 0 with 2, then (0, 1)."""
+    u = [unitary_group.rvs(2, random_state=seed) for seed in range(7)]
+    steps = [("phase", 0.0), ("zz", 0, 1, 0.11), ("1q", 0, u[0]), ("1q", 1, u[1])]
+    steps += [("zz", 0, 1, 0.07), ("1q", 0, u[2]), ("1q", 1, u[3]), ("zz", 0, 1, 0.19)]
+    steps += [("1q", 2, u[4]), ("zz", 0, 2, 0.13), *between_on_0, ("1q", 1, u[5])]
+    return [*steps, ("zz", 0, 1, 0.09), ("1q", 1, u[6])]
+
+
+def test_resynthesis_joins_a_block_an_interaction_commutes_back_to():
+    steps = _block_then_apart([("1q", 0, np.diag([1, np.exp(0.4j)]))])  # diagonal: commutes
+    new = resynthesise_blocks(steps)
+    # qubit 1 saw only its own gates since the block, qubit 0 only Z⊗Z and a phase gate: the
+    # last interaction joins the block, whose four interactions KAK writes as three
+    assert _interactions_left(steps, 3) == 5 and _interactions_left(new, 3) == 4
+    assert np.max(np.abs(steps_unitary(new, 3) - steps_unitary(steps, 3))) < 1e-9
+
+
+def test_resynthesis_join_stops_at_a_gate_that_does_not_commute():
+    steps = _block_then_apart([("1q", 0, unitary_group.rvs(2, random_state=9))])
+    new = resynthesise_blocks(steps)
+    assert _interactions_left(new, 3) == 5  # the generic block of three stays as it is
+    assert np.max(np.abs(steps_unitary(new, 3) - steps_unitary(steps, 3))) < 1e-9
+
+
 # ---------------------------------------------------------------- switches
 @pytest.mark.parametrize("entangler", ENTANGLERS)
 def test_cancel_switch(entangler):

@@ -3,8 +3,10 @@
 A :class:`~pennylane_qstore.ionq.passes.CircuitBuilder` is written out as a *program*: a list of
 ``("1q", q, U)``, ``("zz", a, b, θ)`` and ``("phase", α)`` steps on physical qubits (θ in turns,
 α in radians). :func:`resynthesise_blocks` finds each maximal run of interactions on one pair of
-qubits with only single-qubit gates of that pair in between, multiplies the run into one 4×4
-unitary, and replaces it by its KAK form (:mod:`.kak`: at most three XX/YY/ZZ interactions, each one
+qubits with only single-qubit gates of that pair in between (an interaction also joins an earlier
+run on its pair when it commutes back to it: on each qubit, only Z⊗Z interactions and diagonal
+gates came since, or only that qubit's own gates, which move back with it), multiplies the run
+into one 4×4 unitary, and replaces it by its KAK form (:mod:`.kak`: at most three XX/YY/ZZ interactions, each one
 partial-angle MS or ZZ) when that needs fewer interactions than the run. The factors are checked
 to reproduce the run to 1e-10; any numerical doubt keeps the run as it was. :func:`replay` feeds
 the program into a fresh builder, which applies its own cancellations again.
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 Step = tuple
 """``("1q", q, U)``, ``("zz", a, b, theta_turns)`` or ``("phase", radians)``."""
 _S = np.diag([1, 1j])
+REACH_DEPTH = 12
+"""How many earlier blocks per qubit an interaction may commute back to."""
 _PAULI_BASES = (H, _S @ H, I2)
 """``B`` with ``B·Z·B† = X, Y, Z``: an XX/YY/ZZ interaction is a ZZ one in that basis."""
 
@@ -111,8 +115,19 @@ def _kak_steps(form: Kak, pair: tuple[int, int]) -> list[Step]:
     return [*steps, ("1q", a, form.after[0]), ("1q", b, form.after[1])]
 
 
+def _diagonal(step: Step) -> bool:
+    """Return whether a ``1q`` step is diagonal (it then commutes with every interaction)."""
+    m = step[2]
+    return abs(m[0, 1]) < 1e-12 and abs(m[1, 0]) < 1e-12
+
+
 def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> list[Step]:
     """Replace each two-qubit block by its KAK form where that has fewer interactions.
+
+    A block collects the interactions on its pair that follow it directly (with only the pair's
+    single-qubit gates in between) and also those that commute back to it: an interaction
+    commutes with every other interaction and with diagonal single-qubit gates, so it joins an
+    earlier block on its pair when, on both its qubits, only such steps came after that block.
 
     Args:
         steps: the program.
@@ -122,9 +137,13 @@ def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> li
     out: list[Step | _Block] = []
     pending: dict[int, list[Step]] = {}
     open_block: dict[int, _Block] = {}
+    reach: dict[int, list[_Block]] = {}  # per qubit: blocks every later step on it commutes past
 
     def flush(qubit: int) -> None:
-        out.extend(pending.pop(qubit, []))
+        moved = pending.pop(qubit, [])
+        if not all(_diagonal(s) for s in moved):
+            reach[qubit] = []
+        out.extend(moved)
 
     for step in steps:
         if step[0] == "phase":
@@ -135,20 +154,57 @@ def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> li
             a, b = step[1], step[2]
             block = open_block.get(a)
             if block is not None and block is open_block.get(b):
+                for q in (a, b):
+                    if not all(_diagonal(s) for s in pending.get(q, [])):
+                        reach[q] = [block]
                 block.steps += [*pending.pop(a, []), *pending.pop(b, []), step]
+                continue
+            target = _commuting_block(step, pending, open_block, reach)
+            if target is not None:  # it commutes back past everything since: join that block
+                for q in (a, b):
+                    if open_block.get(q) is target:  # the run since then moves back with it
+                        if not all(_diagonal(s) for s in pending.get(q, [])):
+                            reach[q] = [target]
+                        target.steps += pending.pop(q, [])
+                target.steps.append(step)
                 continue
             for q in (a, b):
                 flush(q)
-                closed = open_block.pop(q, None)
-                for w in closed.pair if closed is not None else ():
-                    if open_block.get(w) is closed:
-                        del open_block[w]
+                open_block.pop(q, None)
             block = _Block(step)
             out.append(block)
             open_block[a] = open_block[b] = block
+            for q in (a, b):
+                reach[q] = [*reach.get(q, [])[1 - REACH_DEPTH :], block]
     for qubit in sorted(pending):
         flush(qubit)
     result: list[Step] = []
     for item in out:
         result.extend(item.resolved(real) if isinstance(item, _Block) else [item])
     return result
+
+
+def _commuting_block(
+    step: Step,
+    pending: dict[int, list[Step]],
+    open_block: dict[int, _Block],
+    reach: dict[int, list[_Block]],
+) -> _Block | None:
+    """Return the latest block on ``step``'s pair that ``step`` can join, or ``None``.
+
+    On each of its qubits the block must either still be open there (only that qubit's
+    single-qubit gates came after it; they join too) or be reachable: every step on that qubit
+    since the block, the waiting single-qubit gates included, commutes with a Z⊗Z interaction.
+    """
+    a, b = step[1], step[2]
+    seen = [open_block[q] for q in (a, b) if q in open_block]
+    candidates = [*reach.get(a, []), *reach.get(b, []), *seen]
+    pair = {a, b}
+    for block in reversed(candidates):
+        if set(block.pair) == pair and all(
+            open_block.get(q) is block
+            or (block in reach.get(q, []) and all(_diagonal(s) for s in pending.get(q, [])))
+            for q in (a, b)
+        ):
+            return block
+    return None
