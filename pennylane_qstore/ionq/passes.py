@@ -309,18 +309,8 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
 
     real = builder.real_qubits
     alive = [core for core in builder.cores if core.alive]
-    for core in alive:
-        for w in core.wires[1:]:
-            if w >= real:  # a frame ancilla in |0⟩: its diagonal runs contribute a phase
-                phase += _ancilla_phase(core.pre[w])
-    for w in range(real, n):
-        phase += _ancilla_phase(builder.pending[w])
-    following = {}  # (core, wire) -> the single-qubit run after that core on that wire
-    upcoming = list(builder.pending)
-    for core in reversed(alive):
-        for w in core.wires:
-            following[id(core), w] = upcoming[w]
-            upcoming[w] = core.pre[w]
+    phase = _plus_ancilla_phases(phase, builder, alive)
+    following = _following_runs(builder, alive)
     for core in alive:
         a, b = core.wires
         if b >= real:  # exp(-iπθ Z⊗Z) with the ancilla in |0⟩ is RZ(2πθ) on a: a frame shift
@@ -354,6 +344,29 @@ def emit(builder: CircuitBuilder, entangler: str) -> tuple[list[NativeGate], lis
     for q in range(real):
         run(q, builder.pending[q] @ carry[q])
     return gates, [float(1.0 - (1.0 - f) % 2.0) for f in frames[:real]], float(phase)
+
+
+def _plus_ancilla_phases(phase: float, builder: CircuitBuilder, alive: list) -> float:
+    """Add to ``phase`` what the frame ancillas' runs (each on ``|0⟩``) contribute, in order."""
+    real = builder.real_qubits
+    for core in alive:
+        for w in core.wires[1:]:
+            if w >= real:
+                phase += _ancilla_phase(core.pre[w])
+    for w in range(real, builder.num_qubits):
+        phase += _ancilla_phase(builder.pending[w])
+    return phase
+
+
+def _following_runs(builder: CircuitBuilder, alive: list) -> dict[tuple[int, int], np.ndarray]:
+    """Return ``(id(core), wire) -> the single-qubit run after that core on that wire``."""
+    following = {}
+    upcoming = list(builder.pending)
+    for core in reversed(alive):
+        for w in core.wires:
+            following[id(core), w] = upcoming[w]
+            upcoming[w] = core.pre[w]
+    return following
 
 
 def _ancilla_phase(run: np.ndarray) -> float:
