@@ -108,13 +108,15 @@ def validate_weight_shapes(
             f"arguments {missing} of {name} have no entry in weight_shapes; add their "
             "shapes, e.g. weight_shapes={" + ", ".join(f"{m!r}: (2, 3)" for m in missing) + "}."
         )
-    shapes: dict[str, tuple[int, ...]] = {}
-    for arg, shape in weight_shapes.items():
-        shape_t = normalise_shape(shape)
-        if any(s < 0 for s in shape_t):
-            raise ValueError(f"weight_shapes[{arg!r}] = {shape_t} has a negative dimension.")
-        shapes[arg] = shape_t
-    return shapes
+    return {arg: _checked_shape(arg, shape) for arg, shape in weight_shapes.items()}
+
+
+def _checked_shape(name: str, shape: int | Iterable[int]) -> tuple[int, ...]:
+    """``weight_shapes[name]`` normalised with :func:`normalise_shape`; no negative dimension."""
+    shape_t = normalise_shape(shape)
+    if any(s < 0 for s in shape_t):
+        raise ValueError(f"weight_shapes[{name!r}] = {shape_t} has a negative dimension.")
+    return shape_t
 
 
 def resolve_gradient_method(
