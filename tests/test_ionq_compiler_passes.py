@@ -139,6 +139,17 @@ def test_resynthesis_join_stops_at_a_gate_that_does_not_commute():
     assert np.max(np.abs(steps_unitary(new, 3) - steps_unitary(steps, 3))) < 1e-9
 
 
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_joined_block_saves_a_gate_in_a_compiled_circuit(entangler):
+    ops = [qml.CNOT([0, 1]), qml.RY(0.3, 0), qml.RX(0.2, 1), qml.CNOT([1, 0]), qml.RY(0.5, 0)]
+    ops += [qml.RX(0.4, 1), qml.CNOT([0, 1]), qml.RY(0.8, 2), qml.CZ([0, 2]), qml.T(0)]
+    ops += [qml.RX(0.6, 1), qml.CRZ(0.7, [0, 1]), qml.RY(0.9, 1)]  # CRZ commutes back past CZ
+    plain = compile_circuit(ops, entangler, passes=("cancel", "toffoli"))
+    best = compile_circuit(ops, entangler)
+    assert (plain.gate_counts()["2q"], best.gate_counts()["2q"]) == (5, 4)
+    assert_exact(best, ops)
+
+
 # ---------------------------------------------------------------- switches
 @pytest.mark.parametrize("entangler", ENTANGLERS)
 def test_cancel_switch(entangler):
