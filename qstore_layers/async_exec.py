@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import copy
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -124,3 +125,61 @@ class UnlockedDevice(qml.devices.Device):
         """Results and vector-Jacobian products from the wrapped device, lock released."""
         with released():
             return self._device.execute_and_compute_vjp(circuits, cotangents, execution_config)
+
+
+def pristine_copy(device: Any) -> Any:
+    """A deep copy of a device, or ``None`` for devices that cannot be copied.
+
+    Copies are taken from a device that never executed: ``lightning.qubit`` cannot be copied
+    once it holds a state vector.
+    """
+    try:
+        return copy.deepcopy(device)
+    except (TypeError, copy.Error):
+        return None
+
+
+class ThreadDevices:
+    """The device each thread runs its chunks on, when chunks of a batch overlap.
+
+    A device that must run under :data:`PENNYLANE_LOCK` is used as it is. Otherwise every
+    thread gets its own copy wrapped in :class:`UnlockedDevice` (simulators such as
+    ``lightning.qubit`` keep their state on the device object), copied from a template taken
+    before the device first executed. A device that cannot be copied runs serialized unless it
+    declares ``concurrent_execution = True``.
+    """
+
+    def __init__(self, device: Any) -> None:
+        self._template = pristine_copy(device)
+        self._local = threading.local()
+
+    def get(self, device: Any) -> Any:
+        """The current thread's device for ``device`` (created on the thread's first call)."""
+        if not runs_outside_lock(device):
+            return device
+        proxy = getattr(self._local, "device", None)
+        if proxy is None:
+            clone = pristine_copy(self._template) if self._template is not None else None
+            if clone is not None:
+                proxy = UnlockedDevice(clone)
+            elif getattr(device, "concurrent_execution", False):
+                proxy = UnlockedDevice(device)  # the device accepts concurrent calls itself
+            else:
+                proxy = device  # cannot be copied: stay under the lock, serialized
+            self._local.device = proxy
+        return proxy
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ThreadDevices:
+        """A copy shares the template and starts without per-thread devices."""
+        clone = copy.copy(self)
+        clone._local = threading.local()
+        return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the template only: per-thread devices are not carried over."""
+        return {"_template": self._template}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore with no per-thread devices yet."""
+        self._template = state["_template"]
+        self._local = threading.local()

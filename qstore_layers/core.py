@@ -14,7 +14,7 @@ Execution happens in two stages so that device work can run concurrently safely:
    threads when ``async_execution`` is on. Gradients with respect to the gate parameters are then
    chained back through the classical map.
 
-The module is ~450 lines because :class:`BatchExecutor` is deliberately the one place where a
+The module is ~420 lines because :class:`BatchExecutor` is deliberately the one place where a
 batch's execution path (engine or device, the gradient method per circuit, the device per
 thread) is chosen. The chunks of the generic path are built and run in :mod:`qstore_layers.chunks`,
 the engine's helpers live in :mod:`qstore_layers.engine_path`; validation, options, the
@@ -29,7 +29,6 @@ import copy
 import dataclasses
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,12 +38,7 @@ import numpy as np
 import pennylane as qml
 from pennylane.devices import ExecutionConfig
 
-from qstore_layers.async_exec import (
-    PENNYLANE_LOCK,
-    UnlockedDevice,
-    runs_outside_lock,
-    thread_pool,
-)
+from qstore_layers.async_exec import PENNYLANE_LOCK, ThreadDevices, thread_pool
 from qstore_layers.chunks import build_chunk, locked_call, run_chunk
 from qstore_layers.engine_path import (
     engine_module,
@@ -83,18 +77,6 @@ class BatchResult:
 
     outputs: np.ndarray
     vjp: VJPFunction | None
-
-
-def _pristine_copy(device: Any) -> Any:
-    """A deep copy of a device, or ``None`` for devices that cannot be copied.
-
-    Copies are taken from a device that never executed: ``lightning.qubit`` cannot be copied
-    once it holds a state vector.
-    """
-    try:
-        return copy.deepcopy(device)
-    except (TypeError, copy.Error):
-        return None
 
 
 def _supports_vjp(device: Any) -> bool:
@@ -163,8 +145,7 @@ class BatchExecutor:
         self.async_execution = options.async_execution
         self.max_workers = int(options.max_workers or os.cpu_count() or 1)
         self._rng = np.random.default_rng(options.seed)
-        self._local = threading.local()
-        self._template = _pristine_copy(qnode.device) if self.async_execution else None
+        self._devices = ThreadDevices(qnode.device) if self.async_execution else None
         self._engine: dict[tuple, Any] = {}  # engine fast path per batch shape
 
     def for_device(self, device: Any) -> BatchExecutor:
@@ -232,20 +213,14 @@ class BatchExecutor:
         """Copy the options and sampler state; the QNode (function and device) is shared."""
         clone = copy.copy(self)
         clone._rng = copy.deepcopy(self._rng, memo)
-        clone._local = threading.local()
+        clone._devices = copy.deepcopy(self._devices, memo)  # no per-thread devices carried over
         return clone
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle/deepcopy support: per-thread device copies are not carried over."""
+        """Pickle/copy support: compiled engine circuits hold closures and are rebuilt."""
         state = self.__dict__.copy()
-        del state["_local"]
-        state["_engine"] = {}  # compiled engine circuits hold closures: rebuilt on demand
+        state["_engine"] = {}
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a pickled executor with an empty per-thread cache."""
-        self.__dict__.update(state)
-        self._local = threading.local()
 
     def engine_circuit(self, n_features: int, weight_shapes: Mapping[str, Sequence[int]]) -> Any:
         """The engine fast path for this batch shape, or ``None`` (issue 6, docs/performance.md).
@@ -422,33 +397,17 @@ class BatchExecutor:
         return [tape]
 
     def thread_device(self) -> Any:
-        """The device for the current thread.
+        """The device for the current thread: the QNode's device, or with ``async_execution``
+        the thread's own (:class:`~qstore_layers.async_exec.ThreadDevices`)."""
+        if self._devices is None:
+            return self.qnode.device
+        return self._devices.get(self.qnode.device)
 
-        Without overlap (sync mode, or a device that must run under the PennyLane lock) this is
-        the QNode's device. Overlapping chunks get a per-thread copy wrapped in
-        :class:`~qstore_layers.async_exec.UnlockedDevice`: simulators such as
-        ``lightning.qubit`` keep their state on the device object. A device that cannot be
-        copied runs serialized unless it declares ``concurrent_execution = True``.
-        """
-        device = self.qnode.device
-        if not self.async_execution or not runs_outside_lock(device):
-            return device
-        proxy = getattr(self._local, "device", None)
-        if proxy is None:
-            clone = _pristine_copy(self._template) if self._template is not None else None
-            if clone is not None:
-                proxy = UnlockedDevice(clone)
-            elif getattr(device, "concurrent_execution", False):
-                proxy = UnlockedDevice(device)  # the device accepts concurrent calls itself
-            else:
-                proxy = device  # cannot be copied: stay under the lock, serialized
-            self._local.device = proxy
-        return proxy
-
-    def gradient_kwargs(self) -> dict[str, Any]:
-        """Extra arguments of the gradient transform (SPSA step, directions and sampler)."""
+    def gradient_kwargs(self, method: str | None = None) -> dict[str, Any]:
+        """Extra arguments of the gradient transform of ``method`` (default: the layer's): the
+        SPSA step, directions and sampler, then the settings made on the QNode."""
         kwargs = {}
-        if self.gradient_method == "spsa":
+        if (method or self.gradient_method) == "spsa":
             kwargs = {
                 "h": self.spsa_epsilon,
                 "num_directions": self.spsa_num_directions,

@@ -60,14 +60,7 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
 def torch_qnode(executor: BatchExecutor, method: str, expand: bool) -> qml.QNode:
     """The executor's QNode on PennyLane's torch interface with ``method`` and the layer's
     gradient options; ``expand`` splits broadcast circuits into one circuit per row first."""
-    kwargs: dict[str, Any] = {}
-    if method == "spsa":
-        kwargs = {
-            "h": executor.spsa_epsilon,
-            "num_directions": executor.spsa_num_directions,
-            "sampler_rng": executor._rng,
-        }
-    kwargs.update(executor.qnode_gradient_kwargs)  # settings made on the QNode win
+    kwargs = executor.gradient_kwargs(method)
     max_diff = 2 if method in _SECOND_ORDER_METHODS else 1
     qnode = executor.qnode.update(
         interface="torch", diff_method=method, max_diff=max_diff, gradient_kwargs=kwargs
