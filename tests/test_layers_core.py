@@ -127,3 +127,33 @@ def test_framework_modules_import_independently(module: str, absent: str) -> Non
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_every_layer_takes_every_option_with_the_options_default() -> None:
+    """The layers read their options back with ``options_from(locals())``: each constructor
+    must name every ``LayerOptions`` field, with the same default, and hand it on unchanged."""
+    import dataclasses
+    import inspect
+
+    from qstore_layers.options import LayerOptions
+
+    torch_layer = pytest.importorskip("qstore_layers.torch_layer")
+    keras_layer = pytest.importorskip("qstore_layers.keras_layer")
+    layers = [
+        torch_layer.QuantumLayer,
+        torch_layer.QuantumLinear,
+        keras_layer.QuantumLayer,
+        keras_layer.QuantumDense,
+    ]
+    for cls in layers:
+        params = inspect.signature(cls.__init__).parameters
+        for field in dataclasses.fields(LayerOptions):
+            assert params[field.name].default == field.default, (cls.__qualname__, field.name)
+    chosen = {"spsa_epsilon": 0.05, "spsa_num_directions": 3, "seed": 7, "max_workers": 2}
+    linear = torch_layer.QuantumLinear(2, 1, gradient_method="spsa", **chosen)
+    dense = keras_layer.QuantumDense(2, 1, gradient_method="spsa", **chosen)
+    for layer in (linear, dense):
+        options = layer.executor.options
+        assert options.gradient_method == "spsa"
+        assert {k: getattr(options, k) for k in chosen} == chosen
+    assert dense.get_config()["spsa_num_directions"] == 3 and "seed" in dense.get_config()
