@@ -97,6 +97,7 @@ class QuantumDense(_QuantumBase):
         readout: str | Sequence[str] = "xyz",
         device: Any = "qstore.router",
         shots: int | None = None,
+        # the LayerOptions fields, one argument each (read back by options_from(locals()))
         gradient_method: str = "best",
         spsa_epsilon: float = 0.01,
         spsa_num_directions: int = 1,
@@ -219,6 +220,7 @@ class QuantumLayer(_QuantumBase):
         weight_shapes: Mapping[str, int | Sequence[int]],
         output_dim: int,
         *,
+        # the LayerOptions fields, one argument each (read back by options_from(locals()))
         gradient_method: str = "best",
         spsa_epsilon: float = 0.01,
         spsa_num_directions: int = 1,

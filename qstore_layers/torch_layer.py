@@ -72,6 +72,7 @@ class QuantumLayer(nn.Module):
         weight_shapes: Mapping[str, int | Sequence[int]],
         init_method: Callable[[torch.Tensor], Any] | Mapping[str, Any] | None = None,
         *,
+        # the LayerOptions fields, one argument each (read back by options_from(locals()))
         gradient_method: str = "best",
         spsa_epsilon: float = 0.01,
         spsa_num_directions: int = 1,
@@ -230,6 +231,7 @@ class QuantumLinear(nn.modules.lazy.LazyModuleMixin, nn.Module):
         readout: str | Sequence[str] = "xyz",
         device: Any = "qstore.router",
         shots: int | None = None,
+        # the LayerOptions fields, one argument each (read back by options_from(locals()))
         gradient_method: str = "best",
         spsa_epsilon: float = 0.01,
         spsa_num_directions: int = 1,
