@@ -105,6 +105,19 @@ def test_non_affine_structure_is_compiled_fresh():
     assert (cache.misses, cache.hits) == (1, 0)
 
 
+def test_parameter_free_structures_are_compiled_once():
+    cache = StructureCache()
+    grover = [qml.Hadamard(w) for w in range(3)]
+    grover += [qml.FlipSign([1, 0, 1], wires=range(3)), qml.GroverOperator(wires=range(3))]
+    first = cache.compile(grover, "ms")
+    again = cache.compile([*grover], "ms")
+    assert again is first and (cache.misses, cache.hits) == (1, 1)
+    assert_same_as_fresh(again, grover, "ms")
+    other = [*grover[:3], qml.FlipSign([0, 1, 1], wires=range(3)), grover[4]]  # other data
+    assert_same_as_fresh(cache.compile(other, "ms"), other, "ms")
+    assert (cache.misses, cache.hits) == (2, 1)
+
+
 def test_operators_whose_parameters_cannot_be_rebound_are_compiled_fresh():
     # found by pl-device-test (TrotterProduct): an Exp of a Hamiltonian cannot have its
     # parameters rebound one by one; the cache must compile it afresh, exactly

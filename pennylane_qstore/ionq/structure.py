@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pennylane as qml
@@ -183,6 +184,21 @@ def _flat_parameters(operations: Sequence[Operator]) -> tuple[np.ndarray, list]:
     return np.array(values), key
 
 
+def _fully_keyed(operations: Sequence[Operator]) -> bool:
+    """Whether :func:`_hyper` keeps every hyperparameter whole, so that a parameter-free key
+    names one circuit (it reduces an operator-valued one to its type and wires, whose data is
+    then only in ``op.data``, and NumPy abbreviates the repr of a long array)."""
+
+    def whole(value: Any) -> bool:
+        if isinstance(value, Operator):
+            return False
+        if isinstance(value, (list, tuple)):
+            return all(whole(v) for v in value)
+        return not (isinstance(value, np.ndarray) and value.size > 100)
+
+    return all(whole(v) for op in operations for v in op.hyperparameters.values())
+
+
 def _hyper(op: Operator) -> str:
     """Return the hyperparameters as a key (a controlled gate's base by type and wires only)."""
     items = []
@@ -236,7 +252,7 @@ class StructureCache:
 
     def __init__(self, max_structures: int = 64) -> None:
         self.max_structures = max_structures
-        self._templates: dict[tuple, tuple[tuple, Template | None]] = {}
+        self._templates: dict[tuple, tuple[tuple, Template | NativeCircuit | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -266,6 +282,11 @@ class StructureCache:
                 dict.fromkeys(w for op in operations for w in op.wires) if wires is None else wires
             )
             fresh = compile_circuit(operations, entangler, labels, max_qubits, passes)
+            if values.size == 0 and _fully_keyed(operations):
+                # nothing to substitute and the key holds every gate's data and settings: the
+                # key is the circuit, so this compile serves every later copy as it is
+                self._store(full_key, (labels, fresh))
+                return fresh
             template = self._build(operations, values, entangler, labels, passes)
             if template is not None and _two_qubit(template.skeleton) > _two_qubit(fresh.gates):
                 logger.debug("structure not cached: its template has more two-qubit gates")
@@ -275,6 +296,11 @@ class StructureCache:
                 return fresh
         else:
             labels, template = entry
+        if isinstance(template, NativeCircuit):  # a parameter-free structure, compiled once
+            if max_qubits is not None and len(labels) > max_qubits:
+                return compile_circuit(operations, entangler, labels, max_qubits, passes)  # raises
+            self.hits += 1
+            return template
         usable = template is not None and np.all(np.isfinite(values))
         native = substitute(template, values, labels, entangler) if usable else None
         if native is None:  # a fresh compile (which also names a non-finite parameter)
@@ -284,7 +310,7 @@ class StructureCache:
         self.hits += 1
         return native
 
-    def _store(self, key: tuple, entry: tuple[tuple, Template | None]) -> None:
+    def _store(self, key: tuple, entry: tuple[tuple, Template | NativeCircuit | None]) -> None:
         if len(self._templates) >= self.max_structures:
             self._templates.pop(next(iter(self._templates)))
         self._templates[key] = entry
