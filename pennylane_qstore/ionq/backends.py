@@ -88,3 +88,11 @@ def debiasing_on(backend_name: str, shots: int, setting: bool | None) -> bool:
     if setting is not None:
         return bool(setting)
     return BACKENDS[backend_name].qpu and shots >= MIN_SHOTS_ERROR_MITIGATION
+
+
+def target_name(backend_name: str, noise_model: str | None = None) -> str:
+    """The ``qstore.router`` target name of a backend: ``ionq.qpu.aria-1``, ``ionq.simulator``,
+    ``ionq.simulator:aria-1`` (the simulator with a noise model other than ``ideal``)."""
+    if backend_name == "simulator" and noise_model not in (None, "ideal"):
+        return f"ionq.simulator:{noise_model}"
+    return f"ionq.{backend_name}"

@@ -24,20 +24,12 @@ from pennylane_qstore.budget import (
 )
 from pennylane_qstore.budget import phase as budget_phase
 from pennylane_qstore.budget.reconcile import close_from_jobs, timings
-from pennylane_qstore.ionq.backends import QPU_BACKENDS, debiasing_on
+from pennylane_qstore.ionq.backends import QPU_BACKENDS, debiasing_on, target_name
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.client import IonQClient
 from pennylane_qstore.ionq.pricing import RateCard, job_cost
 
 logger = logging.getLogger(__name__)
-
-
-def target_name(backend: str, noise_model: str | None) -> str:
-    """The router-style target name: ``ionq.qpu.aria-1``, ``ionq.simulator``,
-    ``ionq.simulator:aria-1``."""
-    if backend == "simulator" and noise_model not in (None, "ideal"):
-        return f"ionq.simulator:{noise_model}"
-    return f"ionq.{backend}"
 
 
 def reservation_estimate(

@@ -23,7 +23,7 @@ from typing import Any
 from pennylane.devices import Device
 from pennylane.wires import Wires
 
-from pennylane_qstore.ionq.backends import BACKENDS
+from pennylane_qstore.ionq.backends import BACKENDS, target_name
 from pennylane_qstore.ionq.server import NOISE_MODELS
 from pennylane_qstore.router.targets import register_target
 
@@ -78,11 +78,13 @@ def _register(name: str, backend: str, noise: str | None, description: str) -> N
 
 
 _register("ionq", "simulator", None, "IonQ's ideal cloud simulator (alias of ionq.simulator)")
-_register("ionq.simulator", "simulator", None, "IonQ's ideal cloud simulator; free, sampled")
+_register(
+    target_name("simulator"), "simulator", None, "IonQ's ideal cloud simulator; free, sampled"
+)
 for _model in NOISE_MODELS:
     if _model != "ideal":
         _register(
-            f"ionq.simulator:{_model}",
+            target_name("simulator", _model),
             "simulator",
             _model,
             f"IonQ's cloud simulator with the {_model} noise model; free, sampled",
@@ -90,7 +92,7 @@ for _model in NOISE_MODELS:
 for _backend in BACKENDS.values():
     if _backend.qpu:
         _register(
-            f"ionq.{_backend.name}",
+            target_name(_backend.name),
             _backend.name,
             None,
             f"IonQ {_backend.name} ({_backend.qubits} qubits); billed per shot and gate",
