@@ -184,9 +184,7 @@ def execute_with_jacobians(
         method: ``"parameter-shift"`` or ``"spsa"``.
         gradient_kwargs: Keyword arguments of the gradient transform (SPSA step, sampler, ...).
     """
-    transform = (
-        qml.gradients.param_shift if method == "parameter-shift" else qml.gradients.spsa_grad
-    )
+    transform = _transform(method)
     batch: list[qml.tape.QuantumScript] = list(tapes)
     pending: list[tuple[int, int, Any]] = []
     for tape in tapes:
