@@ -296,17 +296,15 @@ class StructureCache:
                 return fresh
         else:
             labels, template = entry
-        if isinstance(template, NativeCircuit):  # a parameter-free structure, compiled once
             if max_qubits is not None and len(labels) > max_qubits:
                 return compile_circuit(operations, entangler, labels, max_qubits, passes)  # raises
+        if isinstance(template, NativeCircuit):  # a parameter-free structure, compiled once
             self.hits += 1
             return template
         usable = template is not None and np.all(np.isfinite(values))
         native = substitute(template, values, labels, entangler) if usable else None
         if native is None:  # a fresh compile (which also names a non-finite parameter)
             return compile_circuit(operations, entangler, labels, max_qubits, passes)
-        if max_qubits is not None and len(labels) > max_qubits:
-            return compile_circuit(operations, entangler, labels, max_qubits, passes)  # raises
         self.hits += 1
         return native
 
