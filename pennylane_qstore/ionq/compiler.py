@@ -232,9 +232,9 @@ def native_circuits(
     wires = tape.wires.tolist()
     split, split_fn = qml.transforms.split_non_commuting(tape)
     jobs, sources = [], []
+    compile_fn = compile_circuit if cache is None else cache.compile
     for part in split:
         diag = _diagonalised(part)
-        compile_fn = compile_circuit if cache is None else cache.compile
         native = compile_fn(diag, entangler, wires=wires, max_qubits=max_qubits)
         measured = [native.output_wire_labels(mp.wires or wires) for mp in diag.measurements]
         jobs.append((native, measured))
