@@ -13,10 +13,9 @@ from typing import Any
 
 from pennylane_qstore.budget.budget import Reservation
 from pennylane_qstore.budget.ledger import Ledger
+from pennylane_qstore.ionq.backends import FINAL_STATES
 
 logger = logging.getLogger(__name__)
-
-TERMINAL = ("completed", "failed", "canceled")
 
 
 def timings(jobs: Iterable[dict[str, Any]], wall_s: float) -> tuple[float, float]:
@@ -54,7 +53,7 @@ def close_from_jobs(reservation: Reservation, client: Any, wall_s: float = 0.0) 
         reservation.release("no job was created")
         return reservation.state
     jobs = [client.get_job(job_id) for job_id in ids]
-    running = [j["id"] for j in jobs if j.get("status") not in TERMINAL]
+    running = [j["id"] for j in jobs if j.get("status") not in FINAL_STATES]
     if running:
         reservation.leave_open(f"job(s) {', '.join(running)} still running")
         return reservation.state
