@@ -1,10 +1,10 @@
 """How ``qstore.router``'s strategies see an IonQ QPU: status, queue, run time and price.
 
 The router asks before each batch; the backend's status and characterization come from
-:class:`~pennylane_qstore.ionq.status.BackendMonitor` (cached with a short TTL). The tapes go
-through the device's own preprocessing (measurement groups, broadcasts split, IonQ compilation
-through its structure cache), so the price is the one the ``qstore.ionq`` device will reserve
-before it submits; the device still checks the budget itself and refuses (``BudgetExhausted``)
+:class:`~pennylane_qstore.ionq.status.BackendMonitor` (cached with a short TTL). The router hands over
+the circuits after the device's own preprocessing (measurement groups, broadcasts split, IonQ
+compilation), the very ones it then executes, so the price is the one the ``qstore.ionq`` device
+will reserve before it submits; the device still checks the budget itself and refuses (``BudgetExhausted``)
 what it cannot pay.
 """
 
@@ -30,8 +30,8 @@ def tape_gate_counts(tape: QuantumScript) -> tuple[int, int]:
     return len(ops) - two, two
 
 
-def ionq_standing(dev: IonQDevice, name: str, tapes: Sequence[QuantumScript]) -> Standing:
-    """The standing of the IonQ backend behind ``dev`` for ``tapes``."""
+def ionq_standing(dev: IonQDevice, name: str, circuits: Sequence[QuantumScript]) -> Standing:
+    """The standing of the IonQ backend behind ``dev`` for ``circuits`` (preprocessed by it)."""
     try:
         status = monitor_for(dev.client).status(dev.backend)
     except Exception as exc:  # an unreadable status is a reason to skip, never to guess
@@ -40,13 +40,9 @@ def ionq_standing(dev: IonQDevice, name: str, tapes: Sequence[QuantumScript]) ->
         return Standing(name, f"{dev.backend} is {status.status}")
     if status.degraded:
         return Standing(name, f"{dev.backend} is degraded")
-    wires = max((len(t.wires) for t in tapes), default=0)
+    wires = max((len(t.wires) for t in circuits), default=0)
     if wires > status.qubits:
         return Standing(name, f"{wires} wires > {status.qubits} qubits")
-    try:
-        circuits, _ = dev.preprocess_transforms(dev.setup_execution_config())(tapes)
-    except Exception as exc:  # the device would refuse them too
-        return Standing(name, f"cannot run these tapes ({type(exc).__name__}: {exc})")
     by_shots: dict[int, list[tuple[int, int]]] = {}
     for circuit in circuits:
         by_shots.setdefault(circuit.shots.total_shots or 0, []).append(tape_gate_counts(circuit))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import Any
 
@@ -86,7 +86,17 @@ class RoutedExecution:
         derivatives: bool,
     ) -> tuple[Sequence[Any], Route]:
         num_wires = max(len(t.wires) for t in tapes)
-        chain, reason, skipped = self._rank(tapes, chain, reason, shots)
+        prepared: dict[str, tuple] = {}
+
+        def prepare(name: str) -> tuple:
+            """``(config, tapes, postprocess)`` of the target's own preprocessing, run once per
+            target for the ranking and the execution alike."""
+            if name not in prepared:
+                target_config, program = self._setup(name, method, config.interface)
+                prepared[name] = (target_config, *program(tapes))
+            return prepared[name]
+
+        chain, reason, skipped = self._rank(tapes, chain, reason, shots, prepare)
         if not chain and skipped:
             raise RoutingError(
                 f"No target can take {len(tapes)} tape(s) now: {'; '.join(skipped)}. Name a "
@@ -105,7 +115,7 @@ class RoutedExecution:
             runs = len(getattr(self._devices.get(name), "runs", ()))
             began = perf_counter()
             try:
-                outputs = self._run_on(name, tapes, config, method, derivatives)
+                outputs = self._run_on(name, tapes, prepare, derivatives)
             except Exception as exc:
                 failures.append(Failure(name, f"{type(exc).__name__}: {exc}"))
                 if not self._fallback:
@@ -166,14 +176,12 @@ class RoutedExecution:
         self,
         name: str,
         tapes: list[QuantumScript],
-        config: ExecutionConfig,
-        method: str | None,
+        prepare: Callable[[str], tuple],
         derivatives: bool,
     ) -> Sequence[Result] | Sequence[tuple[Result, Any]]:
-        """Run ``tapes`` on target ``name`` through its own preprocessing."""
+        """Run ``tapes`` on target ``name`` through its own preprocessing (``prepare``)."""
         dev = self._device(name)
-        target_config, program = self._setup(name, method, config.interface)
-        new_tapes, postprocess = program(tapes)
+        target_config, new_tapes, postprocess = prepare(name)
         if not derivatives:
             return _float64(postprocess(dev.execute(new_tapes, target_config)))
         if [t.trainable_params for t in new_tapes] != [t.trainable_params for t in tapes]:
@@ -182,7 +190,12 @@ class RoutedExecution:
         return list(zip(_float64(postprocess(values)), _float64(jacobians), strict=True))
 
     def _rank(
-        self, tapes: list[QuantumScript], chain: tuple[str, ...], reason: str, shots: int | None
+        self,
+        tapes: list[QuantumScript],
+        chain: tuple[str, ...],
+        reason: str,
+        shots: int | None,
+        prepare: Callable[[str], tuple],
     ) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
         """Order ``chain`` by the strategy and drop billed targets that cannot take ``tapes``.
 
@@ -190,7 +203,11 @@ class RoutedExecution:
         """
 
         def standing(name: str) -> Standing:
-            return get_target(name).standing(self._device(name), name, tapes)
+            try:
+                circuits = prepare(name)[1]
+            except Exception as exc:  # the target would refuse them too
+                return Standing(name, f"cannot run these tapes ({type(exc).__name__}: {exc})")
+            return get_target(name).standing(self._device(name), name, circuits)
 
         remaining = self._budget.remaining if self._budget is not None else math.inf
         why, order, standings = order_chain(

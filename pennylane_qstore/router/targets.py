@@ -78,7 +78,8 @@ AvailabilityCheck = Callable[..., str | None]
 target's options as its one argument."""
 
 StandingOf = Callable[[Device, str, Sequence[QuantumScript]], "Standing"]
-"""``standing(device, name, tapes)``: what a billed target offers for these tapes now."""
+"""``standing(device, name, circuits)``: what a billed target offers now for circuits that its
+device's own preprocessing produced (the ones it is about to execute)."""
 
 DERIVATIVE_METHODS = frozenset({"adjoint", "backprop"})
 """The device derivative methods the router delegates to targets."""
@@ -100,7 +101,7 @@ class TargetSpec:
         remote: Whether it runs in a cloud service (sampled, queued, records its own cost).
         billed: Whether its jobs cost money (QPUs).
         backend: The provider's backend name (``"qpu.aria-1"``), if any.
-        standing: For billed targets, ``standing(device, name, tapes)`` returning a
+        standing: For billed targets, ``standing(device, name, circuits)`` returning a
             :class:`~.strategy.Standing` (status, queue, execution time, price) for the tapes.
     """
 
