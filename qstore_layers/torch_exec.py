@@ -29,7 +29,6 @@ from pennylane.devices import ExecutionConfig
 
 from qstore_layers.async_exec import PENNYLANE_LOCK
 from qstore_layers.core import BatchExecutor, record_engine_batch
-from qstore_layers.prefetch import prefetch_enabled
 from qstore_layers.torch_prefetch import prefetched_call
 
 logger = logging.getLogger(__name__)
@@ -188,7 +187,7 @@ class TorchExecution:
             not torch.is_grad_enabled()
             or not any(isinstance(v, torch.Tensor) and v.requires_grad for v in kwargs.values())
             or qml.measurements.Shots(ex.shots).has_partitioned_shots
-            or not prefetch_enabled(ex.options.prefetch_gradients, ex.qnode.device, method)
+            or not ex.prefetches()
         ):
             return None
         plain = self.qnode_for(method, expand=False)
