@@ -24,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from pennylane_qstore.ionq.backends import BACKEND_NAMES, BACKEND_QUBITS, debiasing_on
+from pennylane_qstore.ionq.backends import (
+    BACKEND_NAMES,
+    BACKEND_QUBITS,
+    WAITING_STATES,
+    debiasing_on,
+)
 from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.payload import ApiError, payload_circuits, validate_payload
 from pennylane_qstore.ionq.pricing import AZURE_RATES, RateCard, job_cost
@@ -372,7 +377,7 @@ class LocalIonQServer:
             usd = {"value": round(job.estimated_cost, 6), "unit": "usd"}
             return {"job_id": job.id, "estimated_cost": usd, "cost": usd if done else None}
         if method == "PUT" and rest == ["status", "cancel"]:
-            if self._status(job) in ("ready", "started", "submitted"):
+            if self._status(job) in WAITING_STATES:
                 with self._lock:
                     job.canceled = True
                     for child in job.child_ids:
