@@ -116,6 +116,9 @@ def test_parameter_free_structures_are_compiled_once():
     other = [*grover[:3], qml.FlipSign([0, 1, 1], wires=range(3)), grover[4]]  # other data
     assert_same_as_fresh(cache.compile(other, "ms"), other, "ms")
     assert (cache.misses, cache.hits) == (2, 1)
+    fixed = [qml.Hadamard(0), qml.CNOT([0, 1]), qml.CZ([1, 2]), qml.FlipSign([1, 1], wires=[0, 2])]
+    assert cache.compile(fixed, "zz") is cache.compile(list(fixed), "zz")
+    assert_same_as_fresh(cache.compile(fixed, "zz"), fixed, "zz")
 
 
 def test_operators_whose_parameters_cannot_be_rebound_are_compiled_fresh():

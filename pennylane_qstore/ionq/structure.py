@@ -196,7 +196,10 @@ def _fully_keyed(operations: Sequence[Operator]) -> bool:
             return all(whole(v) for v in value)
         return not (isinstance(value, np.ndarray) and value.size > 100)
 
-    return all(whole(v) for op in operations for v in op.hyperparameters.values())
+    return all(
+        type(op) in _PLAIN_TYPES or all(whole(v) for v in op.hyperparameters.values())
+        for op in operations
+    )
 
 
 def _hyper(op: Operator) -> str:
