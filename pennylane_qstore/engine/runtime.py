@@ -122,10 +122,8 @@ def simulate(
     batch: int,
     dtype: torch.dtype = torch.complex64,
     device: torch.device | None = None,
-    final_state: bool = False,
 ) -> torch.Tensor:
-    """Run ``program`` with the parameters of ``ops`` and return ``(batch, n_outputs)`` values
-    (or, with ``final_state=True``, the ``(batch, 2**n)`` final states, not differentiable).
+    """Run ``program`` with the parameters of ``ops`` and return ``(batch, n_outputs)`` values.
 
     Args:
         program: The compiled program of ``ops``.
@@ -146,7 +144,7 @@ def simulate(
             torch.device("cpu"),
         )
     source = OpParameters(program, ops, _REAL[dtype], device)
-    return run_program(program, source, batch, dtype, device, final_state)
+    return run_program(program, source, batch, dtype, device)
 
 
 def run_program(
@@ -157,7 +155,8 @@ def run_program(
     device: torch.device,
     final_state: bool = False,
 ) -> torch.Tensor:
-    """Build the engine inputs from ``source`` (see :class:`OpParameters`) and simulate."""
+    """Build the engine inputs from ``source`` (see :class:`OpParameters`) and simulate
+    (with ``final_state=True``, return the ``(batch, 2**n)`` final states, not differentiable)."""
     with engine_threads(batch * 2**program.n_wires, device):
         plan = _plan(program, device)
         eye = torch.eye(2, dtype=dtype, device=device).expand(1, batch, 2, 2)
