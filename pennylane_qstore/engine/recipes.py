@@ -162,20 +162,17 @@ class _TableParameters(OpParameters):
         ]
         return torch.stack(values).reshape(len(gates), n_angles, batch)
 
-    def _rebound(self, op_index: int) -> list[Operator]:
+    def _rebound(self, op_index: int) -> OpParameters:
+        """The plain source of the operations with operation ``op_index`` rebuilt from its row."""
         ops = list(self.ops)
         ops[op_index] = bind_new_parameters(ops[op_index], self.data[op_index])
-        return ops
+        return OpParameters(self.program, ops, self.real, self.device)
 
     def matrix(self, op_index: int) -> torch.Tensor:
-        return OpParameters(self.program, self._rebound(op_index), self.real, self.device).matrix(
-            op_index
-        )
+        return self._rebound(op_index).matrix(op_index)
 
     def state(self, op_index: int) -> torch.Tensor:
-        return OpParameters(self.program, self._rebound(op_index), self.real, self.device).state(
-            op_index
-        )
+        return self._rebound(op_index).state(op_index)
 
 
 def _chunks(runner: _Runner, n_terms: int) -> list[range]:
