@@ -145,6 +145,13 @@ def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> li
             reach[qubit] = []
         out.extend(moved)
 
+    def absorb(qubit: int, block: _Block) -> None:
+        """Move ``qubit``'s waiting single-qubit gates into ``block``."""
+        moved = pending.pop(qubit, [])
+        if not all(_diagonal(s) for s in moved):
+            reach[qubit] = [block]
+        block.steps += moved
+
     for step in steps:
         if step[0] == "phase":
             out.append(step)
@@ -154,18 +161,15 @@ def resynthesise_blocks(steps: list[Step], real_qubits: int | None = None) -> li
             a, b = step[1], step[2]
             block = open_block.get(a)
             if block is not None and block is open_block.get(b):
-                for q in (a, b):
-                    if not all(_diagonal(s) for s in pending.get(q, [])):
-                        reach[q] = [block]
-                block.steps += [*pending.pop(a, []), *pending.pop(b, []), step]
+                absorb(a, block)
+                absorb(b, block)
+                block.steps.append(step)
                 continue
             target = _commuting_block(step, pending, open_block, reach)
             if target is not None:  # it commutes back past everything since: join that block
                 for q in (a, b):
                     if open_block.get(q) is target:  # the run since then moves back with it
-                        if not all(_diagonal(s) for s in pending.get(q, [])):
-                            reach[q] = [target]
-                        target.steps += pending.pop(q, [])
+                        absorb(q, target)
                 target.steps.append(step)
                 continue
             for q in (a, b):
