@@ -244,21 +244,3 @@ def test_a_different_budget_on_one_ledger_is_refused(tmp_path) -> None:
     shared = Budget(5.0).ledger
     with pytest.raises(ValueError, match="in memory"):
         Budget(6.0, ledger=shared)
-
-
-def test_free_work_on_a_file_ledger_is_written_in_batches(tmp_path) -> None:
-    from pennylane_qstore.budget import Ledger
-
-    path = tmp_path / "run.sqlite"
-    mine, other = Ledger(path), Ledger(path)
-    for _ in range(3):
-        mine.record(target="engine", phase="training", jobs=1, circuits=8, shots=None)
-    assert other.report().rows == []  # still in this process's memory (at most FREE_FLUSH_S)
-    mine.record(
-        target="ionq.qpu.aria-1", phase="validation", jobs=1, circuits=1, shots=100, billed_usd=12.5
-    )  # billed work is written at once, the free rows with it
-    rows = {r["target"]: r for r in other.report().rows}
-    assert rows["engine"]["circuits"] == 24 and rows["ionq.qpu.aria-1"]["billed_usd"] == 12.5
-    mine.record(target="engine", phase="training", jobs=1, circuits=8, shots=None)
-    assert mine.report().totals["circuits"] == 33  # a report writes what is pending first
-    assert other.report().totals["circuits"] == 33

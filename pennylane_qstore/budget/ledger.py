@@ -4,23 +4,16 @@ A ledger on disk runs in WAL mode; every check-and-write is one ``BEGIN IMMEDIAT
 transaction, so SQLite's file lock serialises them across threads and processes (a busy timeout
 makes writers wait instead of failing). A ledger without a path is a private in-memory database
 guarded by a lock. Money is stored as integer micro-dollars, so sums and comparisons are exact.
-
-Free work (simulator batches, free IonQ jobs: nothing billed) is written to a file ledger at
-most every :data:`FREE_FLUSH_S` seconds, in one transaction, and before every report: a file
-transaction costs milliseconds, more than a layer's simulator batch. Billed work and every
-reservation are written at once.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +22,6 @@ from pennylane_qstore.budget.report import CostReport
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
-FREE_FLUSH_S = 1.0
-"""Longest a file ledger keeps free-work rows in memory before writing them."""
 MICRO = 1_000_000
 
 _SCHEMA = """
@@ -89,15 +80,11 @@ class Ledger:
         self.path: Path | None = None if path is None else Path(path)
         self._lock = threading.RLock()
         self._memory: sqlite3.Connection | None = None
-        self._free: list[dict[str, Any]] = []  # free-work rows not yet written (file ledgers)
-        self._free_since = time.monotonic()
         if self.path is None:
             self._memory = sqlite3.connect(
                 ":memory:", check_same_thread=False, isolation_level=None
             )
         self._create()
-        if self.path is not None:
-            atexit.register(_flush_at_exit, weakref.ref(self))
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path) if self.path else None!r})"
@@ -110,7 +97,6 @@ class Ledger:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle a file ledger as its path, an in-memory one as a copy of its contents."""
-        self.flush()
         data = None if self._memory is None else self._memory.serialize()
         return {"path": self.path, "data": data}
 
@@ -198,7 +184,7 @@ class Ledger:
     @staticmethod
     def insert_usage(conn: sqlite3.Connection, **row: Any) -> None:
         """Insert one usage row (keys: the ``usage`` table's columns but ``id``/``created``)."""
-        row.setdefault("created", time.time())
+        row["created"] = time.time()
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         conn.execute(f"INSERT INTO usage ({names}) VALUES ({marks})", tuple(row.values()))
@@ -217,40 +203,22 @@ class Ledger:
         exec_s: float = 0.0,
         device: str = "",
     ) -> None:
-        """Record work that needed no reservation (simulators, free or unbudgeted jobs).
-
-        On a file ledger, free work waits in memory for at most :data:`FREE_FLUSH_S` seconds
-        (see :meth:`flush`).
-        """
-        row = {
-            "reservation_id": None,
-            "phase": phase,
-            "target": target,
-            "device": device,
-            "jobs": int(jobs),
-            "circuits": int(circuits),
-            "shots": None if shots is None else int(shots),
-            "estimated_micro": to_micro(estimated_usd),
-            "billed_micro": to_micro(billed_usd),
-            "queue_s": float(queue_s),
-            "exec_s": float(exec_s),
-            "created": time.time(),
-        }
-        with self._lock:
-            self._free.append(row)
-            due = time.monotonic() - self._free_since >= FREE_FLUSH_S
-        if self._memory is not None or row["billed_micro"] or due:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the free-work rows kept in memory (reports and pickling do it first)."""
-        with self._lock:
-            rows, self._free = self._free, []
-            self._free_since = time.monotonic()
-            if rows:
-                with self.transaction() as conn:
-                    for row in rows:
-                        self.insert_usage(conn, **row)
+        """Record work that needed no reservation (simulators, free or unbudgeted jobs)."""
+        with self.transaction() as conn:
+            self.insert_usage(
+                conn,
+                reservation_id=None,
+                phase=phase,
+                target=target,
+                device=device,
+                jobs=int(jobs),
+                circuits=int(circuits),
+                shots=None if shots is None else int(shots),
+                estimated_micro=to_micro(estimated_usd),
+                billed_micro=to_micro(billed_usd),
+                queue_s=float(queue_s),
+                exec_s=float(exec_s),
+            )
 
     def reservation_rows(self, state: str | None = "open") -> list[dict[str, Any]]:
         """Reservations (all of them when ``state`` is ``None``), oldest first, as dicts."""
@@ -268,7 +236,6 @@ class Ledger:
 
     def report(self, device: str | None = None) -> CostReport:
         """Usage per phase and target (``device=None``: everything in the ledger)."""
-        self.flush()
         where, args = ("WHERE device = ?", (device,)) if device is not None else ("", ())
         open_where = "AND device = ?" if device is not None else ""
         with self.transaction(write=False) as conn:
@@ -300,10 +267,3 @@ class Ledger:
             for phase, target, jobs, circuits, shots, estimated, billed, queue, execution in grouped
         ]
         return CostReport(rows, reserved_usd=to_usd(reserved), open_reservations=int(count))
-
-
-def _flush_at_exit(ref: weakref.ref) -> None:
-    ledger = ref()
-    if ledger is not None:
-        with contextlib.suppress(Exception):  # a ledger whose file is gone has nothing to keep
-            ledger.flush()
