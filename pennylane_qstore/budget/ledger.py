@@ -80,6 +80,8 @@ class Ledger:
         self.path: Path | None = None if path is None else Path(path)
         self._lock = threading.RLock()
         self._memory: sqlite3.Connection | None = None
+        self._file: sqlite3.Connection | None = None
+        self._file_pid = 0
         if self.path is None:
             self._memory = sqlite3.connect(
                 ":memory:", check_same_thread=False, isolation_level=None
@@ -107,13 +109,24 @@ class Ledger:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        """The connection of this process (callers hold ``_lock``).
+
+        A file ledger keeps one connection per process: opening one per transaction cost
+        milliseconds (closing the last connection checkpoints the WAL), more than a layer's
+        simulator batch that is recorded. A forked child opens its own.
+        """
         if self._memory is not None:
             return self._memory
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if self._file is not None and self._file_pid == os.getpid():
+            return self._file
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         # WAL + NORMAL: a commit survives the process being killed (only a power cut may lose
         # the last ones) and skips an fsync per transaction
         conn.execute("PRAGMA synchronous = NORMAL")
+        self._file, self._file_pid = conn, os.getpid()
         return conn
 
     def _create(self) -> None:
@@ -133,14 +146,20 @@ class Ledger:
                         )
                     conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
                     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                finally:
-                    if self._memory is None:
-                        conn.close()
+                except BaseException:
+                    self._drop_file()
+                    raise
         except sqlite3.DatabaseError as err:
             raise ValueError(
                 f"{self.path} is not a qstore cost ledger ({err}); give a new file name or the "
                 "path of a ledger written by pennylane-qstore"
             ) from err
+
+    def _drop_file(self) -> None:
+        if self._file is not None and self._file_pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                self._file.close()
+        self._file = None
 
     @contextlib.contextmanager
     def transaction(self, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -155,9 +174,9 @@ class Ledger:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            finally:
-                if self._memory is None:
-                    conn.close()
+            except sqlite3.Error:
+                self._drop_file()  # a broken connection is not reused
+                raise
 
     # -- totals, reservations and usage -------------------------------------------------------
     @staticmethod
