@@ -25,7 +25,6 @@ from pennylane_qstore.budget import (
 from pennylane_qstore.budget import phase as budget_phase
 from pennylane_qstore.budget.reconcile import close_from_jobs, timings
 from pennylane_qstore.ionq.backends import QPU_BACKENDS, debiasing_on, target_name
-from pennylane_qstore.ionq.circuits import gate_counts
 from pennylane_qstore.ionq.client import IonQClient
 from pennylane_qstore.ionq.pricing import RateCard, job_cost
 
@@ -215,10 +214,13 @@ class CostTracking:
         return self.ledger.report(None if all else self.cost_label)
 
     def _open_bill(
-        self, circuits: list[Any], specs: list, plan: list, estimate: float
+        self, circuits: list[Any], counts: list[tuple[int, int]], plan: list, estimate: float
     ) -> BatchBill:
-        """Reserve the batch's conservative estimate on the budget (raises BudgetExhausted)."""
-        jobs = [(shots, [gate_counts(specs[i][0]) for i in indices]) for indices, _, shots in plan]
+        """Reserve the batch's conservative estimate on the budget (raises BudgetExhausted).
+
+        ``counts`` holds each circuit's ``(one-qubit, multi-qubit)`` gate counts.
+        """
+        jobs = [(shots, [counts[i] for i in indices]) for indices, _, shots in plan]
         return BatchBill.open(
             budget=self._budget,
             ledger=self.ledger,

@@ -32,7 +32,7 @@ from pennylane.devices.preprocess import (
 )
 from pennylane.measurements import SampleMeasurement
 from pennylane.tape import QuantumScript
-from pennylane.transforms import broadcast_expand, defer_measurements, split_non_commuting
+from pennylane.transforms import broadcast_expand, defer_measurements
 from pennylane.wires import Wires
 
 from pennylane_qstore.budget import Budget, Ledger
@@ -66,6 +66,7 @@ from pennylane_qstore.ionq.preprocess import (
     compile_to_native,
     native_compiles,
     rotate_to_measurement_basis,
+    split_measurements,
     sums_as_hermitian,
 )
 from pennylane_qstore.ionq.pricing import DEFAULT_RATES, RateCard, job_cost
@@ -241,7 +242,7 @@ class IonQDevice(CostTracking, Device):
         )
         program.add_transform(broadcast_expand)
         program.add_transform(sums_as_hermitian)
-        program.add_transform(split_non_commuting, grouping_strategy="qwc")
+        program.add_transform(split_measurements)  # split_non_commuting, "qwc" groups
         program.add_transform(rotate_to_measurement_basis)
         program.add_transform(
             decompose,
@@ -365,11 +366,12 @@ class IonQDevice(CostTracking, Device):
         # serialising is CPU work: keep it off the event loop so other tasks keep running
         specs = await runner.call(lambda: [self._serialise(c) for c in circuits])
         plan = self._plan(circuits)
+        counts = [gate_counts(gates) for gates, _ in specs]
         estimate = sum(
             job_cost(
                 self.backend,
                 shots,
-                [gate_counts(specs[i][0]) for i in indices],
+                [counts[i] for i in indices],
                 bool(self.error_mitigation),
                 self.rates,
             )
@@ -377,7 +379,7 @@ class IonQDevice(CostTracking, Device):
         )
         if self.cost_cap is not None and estimate > self.cost_cap:
             raise CostCapExceeded(estimate, self.cost_cap)
-        bill = None if self.dry_run else self._open_bill(circuits, specs, plan, estimate)
+        bill = None if self.dry_run else self._open_bill(circuits, counts, plan, estimate)
         runner.on_submit = None if bill is None else bill.submitted
         try:
             client_ids = None if bill is None else bill.client_ids
@@ -415,6 +417,7 @@ class IonQDevice(CostTracking, Device):
     def _results(self, circuits: list, specs: list, plan: list, answers: list) -> list[Any]:
         exact = self.backend == "simulator" and self.noise_model in (None, "ideal")
         results: list[Any] = [None] * len(circuits)
+        eigvals: dict[int, np.ndarray] = {}  # by measurement id: circuits keep them alive
         for (indices, _, shots), (job, probabilities) in zip(plan, answers, strict=True):
             children = job.get("child_job_ids") or []
             per_circuit = [probabilities[c] for c in children] if children else [probabilities]
@@ -422,7 +425,8 @@ class IonQDevice(CostTracking, Device):
                 _, order = specs[index]
                 states, counts = counts_from_probabilities(probs, shots, self._rng, exact)
                 qubits = range(len(order))
-                results[index] = measure(circuits[index], states, counts, qubits, order, self._rng)
+                circuit = circuits[index]
+                results[index] = measure(circuit, states, counts, qubits, order, self._rng, eigvals)
         return results
 
     def _noise_seed(self) -> int | None:
