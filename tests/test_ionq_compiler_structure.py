@@ -316,16 +316,20 @@ def test_many_folded_angles_at_once(entangler):
 
 
 def test_operator_hyperparameters_belong_to_the_structure():
-    # the same wires and data but another Pauli word, operand order or array: another circuit
-    cache = StructureCache()
-    pairs = [
-        (
-            qml.ctrl(qml.PauliRot(0.4, "XY", [0, 1]), 2),
-            qml.ctrl(qml.PauliRot(0.4, "ZY", [0, 1]), 2),
-        ),
-        (qml.prod(qml.RX(0.3, 0), qml.Hadamard(0)), qml.prod(qml.Hadamard(0), qml.RX(0.3, 0))),
-    ]
-    for one, other in pairs:
-        for op in (one, other, one):
-            ops = [qml.Hadamard(1), op, qml.CNOT([0, 1])]
+    # the same wires and data but another Pauli word or operand order: another circuit (an
+    # adjoint or power of PauliRot 'ZY' was once served the template of 'XY', wrong by 0.14)
+    wrappers = [qml.adjoint, lambda op: qml.pow(op, 2), lambda op: qml.ctrl(op, 2)]
+    for wrap in wrappers:
+        cache = StructureCache()
+        for word, theta in (("XY", 0.4), ("XY", 0.5), ("ZY", 0.4), ("ZY", 0.7)):
+            ops = [qml.Hadamard(1), wrap(qml.PauliRot(theta, word, [0, 1])), qml.CNOT([0, 1])]
+            ops.append(qml.RX(theta, 2))
             assert_same_as_fresh(cache.compile(ops, "ms"), ops, "ms")
+        assert cache.misses == 2  # one structure per Pauli word
+    cache = StructureCache()
+    for op in (
+        qml.prod(qml.RX(0.3, 0), qml.Hadamard(0)),
+        qml.prod(qml.Hadamard(0), qml.RX(0.3, 0)),
+    ):
+        ops = [qml.Hadamard(1), op, qml.CNOT([0, 1])]
+        assert_same_as_fresh(cache.compile(ops, "ms"), ops, "ms")
