@@ -20,8 +20,8 @@ its wall time is all client time (it simulates in process, broadcasting the batc
 device: the QNode, the gradient transform and its post-processing), ``prep`` (the device's
 preprocessing transforms other than ``compile_to_native``), ``native`` (``compile_to_native``
 outside the compiler: building the compiled tapes' operations), ``compile`` (the compiler or
-StructureCache), ``submit`` (serialising circuits, pricing, payloads and billing) and ``post``
-(results to measurements); ``--transforms`` also prints ms per circuit of every transform.
+StructureCache), ``to_json`` (the compiled tapes' operations to IonQ gate JSON), ``submit``
+(gate counts, pricing, payloads, billing) and ``post`` (results to measurements); ``--transforms`` also prints ms per circuit of every transform.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import pennylane_qstore.ionq.preprocess as preprocess
 from pennylane_qstore.ionq.server import LocalIonQServer
 
 QUBITS, LAYERS, BATCH = 4, 2, 32
-PARTS = ("pl", "prep", "native", "compile", "submit", "post")
+PARTS = ("pl", "prep", "native", "compile", "to_json", "submit", "post")
 
 
 def circuit(inputs: pnp.ndarray, weights: pnp.ndarray) -> object:
@@ -83,7 +83,8 @@ def time_job_waits(dev, waits: list[float]) -> None:
 
 
 def time_device(dev, spent: dict[str, list[float]]) -> None:
-    """Time ``dev``'s preprocessing transforms (each by name), ``execute`` and ``_results``."""
+    """Time ``dev``'s preprocessing transforms (each by name), ``execute``, ``_serialise`` and
+    ``_results``."""
     make_program = dev.preprocess_transforms
 
     def program(*args, **kwargs):
@@ -96,6 +97,7 @@ def time_device(dev, spent: dict[str, list[float]]) -> None:
 
     dev.preprocess_transforms = program
     dev.execute = timed(dev.execute, spent["execute"])
+    dev._serialise = timed(dev._serialise, spent["to_json"])
     dev._results = timed(dev._results, spent["post"])
 
 
@@ -106,11 +108,13 @@ def breakdown(spent: dict[str, list[float]], client: float, compile_s: float) ->
     prep = sum(transforms.values()) - native
     execute = sum(spent["execute"]) - sum(spent["wait"])
     post = sum(spent["post"])
+    to_json = sum(spent["to_json"])
     parts = {
         "prep": prep,
         "native": native - compile_s,
         "compile": compile_s,
-        "submit": execute - post,
+        "to_json": to_json,
+        "submit": execute - to_json - post,
         "post": post,
     }
     parts["pl"] = client - sum(parts.values())

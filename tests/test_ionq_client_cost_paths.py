@@ -2,10 +2,9 @@
 
 ``split_measurements`` skips ``split_non_commuting``'s grouping for one measurement;
 ``sums_as_hermitian`` and ``rotate_to_measurement_basis`` return the tape itself when they have
-nothing to change; ``native_compiles`` answers common controlled gates by type; the device
-computes each shared measurement's eigenvalues once per batch and each circuit's gate counts
-once. Each is compared with the code it replaced (kept here as the reference), on adversarial
-inputs: the same tapes, the same payloads and bit-for-bit the same results.
+nothing to change; ``native_compiles`` answers common controlled gates by type. Each is
+compared with the code it replaced (kept here as the reference) on adversarial inputs: the same
+tapes, and through the device the same job payloads and bit-for-bit the same results.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from pennylane_qstore.ionq.preprocess import (
     split_measurements,
     sums_as_hermitian,
 )
-from pennylane_qstore.ionq.results import from_probabilities
 
 WIRES = ["a", 3.5, -1]
 A, B, C = WIRES
@@ -67,14 +65,6 @@ def reference_native_compiles(op: qml.operation.Operator) -> bool:
     if len(op.wires) == 1:
         return op.has_matrix
     return isinstance(op, qml.ops.op_math.Controlled) and len(op.wires) == 2 and op.base.has_matrix
-
-
-def reference_measure(*args: object, **kwargs: object) -> object:
-    """The device's measure() without the batch's eigenvalue cache."""
-    return MEASURE(*args[:6])
-
-
-MEASURE = device_module.measure
 
 
 # -- adversarial measurements and circuits ---------------------------------------------------
@@ -156,19 +146,6 @@ def test_fast_transforms_return_the_reference_tapes(index: int, shots: object) -
             same_values(fn(fake), want_fn(fake))
 
 
-def test_lone_measurement_is_shared_by_the_batch() -> None:
-    """Tapes sharing an expval of a parameter-free product share its term's measurement."""
-    mp = qml.expval(qml.Z(A) @ qml.Z(C))
-    (one,), _ = split_measurements(QuantumScript([qml.RX(0.1, A)], [mp], shots=10))
-    (two,), _ = split_measurements(QuantumScript([qml.RX(0.2, A)], [mp], shots=10))
-    assert one.measurements[0] is two.measurements[0]
-    hermitian = qml.expval(qml.Hermitian(HERMITIAN, wires=A) @ qml.Z(C))  # has data: not kept
-    (one,), _ = split_measurements(QuantumScript([], [hermitian], shots=10))
-    (two,), _ = split_measurements(QuantumScript([], [hermitian], shots=10))
-    assert one.measurements[0] is not two.measurements[0]
-    assert qml.equal(one.measurements[0], two.measurements[0])
-
-
 def fake_result(tape: QuantumScript, index: int) -> object:
     """A distinct result of the shape the device gives ``tape`` (expectation-like values)."""
 
@@ -220,15 +197,6 @@ def test_native_compiles_matches_the_reference() -> None:
         assert native_compiles(op) == reference_native_compiles(op), op
 
 
-def test_from_probabilities_with_cache_is_exact() -> None:
-    probs = np.array([0.1, 0.2, 0.3, 0.4])
-    mp = qml.var(qml.Hermitian(np.kron(HERMITIAN, np.diag([1.0, -2.0])), wires=[0, 1]))
-    cache: dict = {}
-    assert from_probabilities(mp, probs, cache) == from_probabilities(mp, probs)
-    assert id(mp) in cache
-    assert from_probabilities(mp, probs, cache) == from_probabilities(mp, probs)
-
-
 # -- the device end to end: payloads and results ---------------------------------------------
 def qnode_bodies() -> list[Callable]:
     def body(index: int, broadcast: bool) -> Callable:
@@ -257,7 +225,6 @@ def run_all(server, shots: object, reference: bool, monkeypatch) -> tuple[list, 
             patch.setattr(device_module, "sums_as_hermitian", reference_sums_as_hermitian)
             patch.setattr(device_module, "rotate_to_measurement_basis", reference_rotate)
             patch.setattr(device_module, "native_compiles", reference_native_compiles)
-            patch.setattr(device_module, "measure", reference_measure)
         dev = qml.device(
             "qstore.ionq",
             wires=WIRES,

@@ -417,7 +417,6 @@ class IonQDevice(CostTracking, Device):
     def _results(self, circuits: list, specs: list, plan: list, answers: list) -> list[Any]:
         exact = self.backend == "simulator" and self.noise_model in (None, "ideal")
         results: list[Any] = [None] * len(circuits)
-        eigvals: dict[int, np.ndarray] = {}  # by measurement id: circuits keep them alive
         for (indices, _, shots), (job, probabilities) in zip(plan, answers, strict=True):
             children = job.get("child_job_ids") or []
             per_circuit = [probabilities[c] for c in children] if children else [probabilities]
@@ -425,8 +424,7 @@ class IonQDevice(CostTracking, Device):
                 _, order = specs[index]
                 states, counts = counts_from_probabilities(probs, shots, self._rng, exact)
                 qubits = range(len(order))
-                circuit = circuits[index]
-                results[index] = measure(circuit, states, counts, qubits, order, self._rng, eigvals)
+                results[index] = measure(circuits[index], states, counts, qubits, order, self._rng)
         return results
 
     def _noise_seed(self) -> int | None:

@@ -100,27 +100,13 @@ def _lone_measurement(mp: MeasurementProcess) -> MeasurementProcess | None:
         return mp
     if not isinstance(mp, ExpectationMP):
         return None  # split_non_commuting simplifies it and refuses sums
-    cached = _LONE_TERMS.get(id(mp))
-    if cached is not None and cached[0] is mp:
-        return cached[1]
     coeffs, terms = obs.terms()
     if len(terms) != 1 or isinstance(terms[0], qml.Identity):
         return None
     coeff = coeffs[0]
     if qml.math.is_abstract(coeff) or qml.math.ndim(coeff) != 0 or coeff != 1:
         return None  # its result is scaled by the coefficient
-    lone = qml.expval(terms[0])
-    if not obs.data:  # a parameter-free product cannot change: share its term's measurement
-        if len(_LONE_TERMS) >= _LONE_TERMS_KEPT:
-            _LONE_TERMS.clear()
-        _LONE_TERMS[id(mp)] = (mp, lone)
-    return lone
-
-
-# id(expval of a parameter-free product) -> (that expval, the expval of its one term). Every tape
-# of a batch then measures one object, whose eigenvalues the device computes once per batch.
-_LONE_TERMS: dict[int, tuple[MeasurementProcess, MeasurementProcess]] = {}
-_LONE_TERMS_KEPT = 256
+    return qml.expval(terms[0])
 
 
 @transform

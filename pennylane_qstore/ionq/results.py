@@ -64,35 +64,22 @@ def marginal(states: np.ndarray, weights: np.ndarray, qubits: Sequence[int]) -> 
     return np.bincount(index, weights=weights, minlength=2 ** len(qubits)).astype(float)
 
 
-def from_probabilities(
-    mp: MeasurementProcess, probs: np.ndarray, eigvals: dict[int, np.ndarray] | None = None
-) -> Any:
+def from_probabilities(mp: MeasurementProcess, probs: np.ndarray) -> Any:
     """Return ``mp``'s value from the probabilities of its wires (first wire most significant).
 
     ``expval``/``var`` read their observable's eigenvalues in the basis its diagonalizing gates
     rotate to, so those gates must have run. Used by the device (:func:`measure`) and by the
     compiler's :func:`~pennylane_qstore.ionq.compiler.to_native` post-processing.
-
-    Args:
-        mp: The measurement.
-        probs: Probabilities of its wires.
-        eigvals: Eigenvalues already computed, by ``id`` of their measurement (filled here): a
-            batch whose circuits share a measurement object computes them once. Only for
-            measurements kept alive while it is used, so that no ``id`` is reused.
     """
     if isinstance(mp, ProbabilityMP):
         return probs
     if not isinstance(mp, ExpectationMP | VarianceMP):
         raise TypeError(f"{type(mp).__name__} cannot be computed from probabilities alone")
-    values = None if eigvals is None else eigvals.get(id(mp))
-    if values is None:
-        values = np.asarray(mp.eigvals(), dtype=float)
-        if eigvals is not None:
-            eigvals[id(mp)] = values
-    mean = probs @ values
+    eigvals = np.asarray(mp.eigvals(), dtype=float)
+    mean = probs @ eigvals
     if isinstance(mp, ExpectationMP):
         return mean
-    return probs @ values**2 - mean**2
+    return probs @ eigvals**2 - mean**2
 
 
 def measure(
@@ -102,7 +89,6 @@ def measure(
     qubits: Sequence[int],
     wire_order: Wires,
     rng: np.random.Generator,
-    eigvals: dict[int, np.ndarray] | None = None,
 ) -> Any:
     """Return the circuit's results from shot counts taken in its measurement basis.
 
@@ -117,8 +103,6 @@ def measure(
         qubits: Physical qubit holding each wire of ``wire_order`` at the end of the circuit.
         wire_order: Wire labels, in the order of ``qubits``.
         rng: Generator used to shuffle samples.
-        eigvals: Eigenvalues by measurement ``id``, shared by the circuits of one batch (see
-            :func:`from_probabilities`).
     """
     columns = np.asarray(qubits, dtype=np.int64)
     from_counts = not circuit.shots.has_partitioned_shots and all(
@@ -128,9 +112,7 @@ def measure(
         shots = max(int(np.sum(counts)), 1)
         values = tuple(
             from_probabilities(
-                mp,
-                marginal(states, counts / shots, columns[wire_order.indices(mp.wires)]),
-                eigvals,
+                mp, marginal(states, counts / shots, columns[wire_order.indices(mp.wires)])
             )
             for mp in circuit.measurements
         )
