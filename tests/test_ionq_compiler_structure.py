@@ -334,3 +334,28 @@ def test_operator_hyperparameters_belong_to_the_structure():
     ):
         ops = [qml.Hadamard(1), op, qml.CNOT([0, 1])]
         assert_same_as_fresh(cache.compile(ops, "ms"), ops, "ms")
+
+
+def test_a_zero_initialised_layer_around_an_oracle_is_served_from_its_second_step(server):
+    # zero weights make the first circuits special (RY(0)): their all-parameter template loses to
+    # a fresh compile, so the first step compiles afresh and the cache learns the weights change
+    dev = qml.device("qstore.ionq", wires=3, seed=3, api_url=server.url, api_key=server.api_key)
+    dev.structure_cache = CheckedCache()
+
+    @qml.set_shots(200)
+    @qml.qnode(dev, diff_method="parameter-shift")
+    def circuit(w):
+        for i in range(3):
+            qml.Hadamard(i)
+            qml.RY(w[i], wires=i)
+        qml.FlipSign([1, 0, 1], wires=range(3))
+        qml.GroverOperator(wires=range(3))
+        qml.CRX(w[3], wires=[0, 2])
+        return qml.expval(qml.Z(0) @ qml.Z(2))
+
+    cache, w, per_step = dev.structure_cache, qml.numpy.zeros(4, requires_grad=True), []
+    for _ in range(3):
+        hits, misses = cache.hits, cache.misses
+        w = w - 0.3 * qml.grad(circuit)(w)
+        per_step.append((cache.hits - hits, cache.misses - misses))
+    assert per_step == [(0, 11), (11, 0), (11, 0)]  # forward + 2 x 4 shifts + CRX's 4-term rule
