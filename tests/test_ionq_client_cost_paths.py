@@ -2,7 +2,8 @@
 
 ``split_measurements`` skips ``split_non_commuting``'s grouping for one measurement;
 ``sums_as_hermitian`` and ``rotate_to_measurement_basis`` return the tape itself when they have
-nothing to change; ``native_compiles`` answers common controlled gates by type. Each is
+nothing to change; ``native_compiles`` answers common controlled gates by type; results read
+a Pauli word's eigenvalues as ±1 parities without PennyLane's expansion. Each is
 compared with the code it replaced (kept here as the reference) on adversarial inputs: the same
 tapes, and through the device the same job payloads and bit-for-bit the same results.
 """
@@ -19,6 +20,7 @@ from pennylane.transforms import split_non_commuting
 from pennylane.transforms.core import transform
 
 import pennylane_qstore.ionq.device as device_module
+import pennylane_qstore.ionq.results as results_module
 from pennylane_qstore.ionq.ops import MS, ZZ
 from pennylane_qstore.ionq.preprocess import (
     native_compiles,
@@ -197,6 +199,38 @@ def test_native_compiles_matches_the_reference() -> None:
         assert native_compiles(op) == reference_native_compiles(op), op
 
 
+def reference_eigvals(mp: qml.measurements.MeasurementProcess) -> np.ndarray:
+    return np.asarray(mp.eigvals(), dtype=float)
+
+
+def test_pauli_word_eigenvalues_are_pennylanes() -> None:
+    rng = np.random.default_rng(3)
+    labels = ["a", 3.5, -1, 0, "b", 7]
+    observables = []
+    for _ in range(40):
+        size = int(rng.integers(1, 6))
+        wires = rng.permutation(len(labels))[:size]
+        paulis = rng.choice([qml.X, qml.Y, qml.Z], size=size)
+        observables.append(qml.prod(*(p(labels[w]) for p, w in zip(paulis, wires, strict=True))))
+    refused = [
+        qml.Z(0) @ qml.Z(0),
+        qml.Z(0) @ qml.X(1) @ qml.Z(0),
+        qml.Z(0) @ qml.Hadamard(1),
+        qml.Z(0) @ qml.Hermitian(HERMITIAN, wires=1),
+        qml.prod(qml.Z(0), qml.prod(qml.X(1), qml.Y(2))),
+        qml.Z(0) @ qml.Identity(1),
+        2.0 * (qml.Z(0) @ qml.Z(1)),
+        qml.Z("a"),
+    ]
+    for obs in observables + refused:
+        for mp in (qml.expval(obs), qml.var(obs)):
+            got, want = results_module._eigvals(mp), reference_eigvals(mp)
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), obs
+    word = qml.expval(qml.Y(3.5) @ qml.Z("a") @ qml.X(-1))
+    assert results_module._eigvals(word) is results_module._parities(3)  # the fast path
+    assert results_module._eigvals(qml.expval(refused[0])) is not results_module._parities(2)
+
+
 # -- the device end to end: payloads and results ---------------------------------------------
 def qnode_bodies() -> list[Callable]:
     def body(index: int, broadcast: bool) -> Callable:
@@ -225,6 +259,7 @@ def run_all(server, shots: object, reference: bool, monkeypatch) -> tuple[list, 
             patch.setattr(device_module, "sums_as_hermitian", reference_sums_as_hermitian)
             patch.setattr(device_module, "rotate_to_measurement_basis", reference_rotate)
             patch.setattr(device_module, "native_compiles", reference_native_compiles)
+            patch.setattr(results_module, "_eigvals", reference_eigvals)
         dev = qml.device(
             "qstore.ionq",
             wires=WIRES,

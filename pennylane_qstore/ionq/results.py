@@ -7,11 +7,13 @@ sampled with the device's random generator; probabilities that are already a sho
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from pennylane.measurements import ExpectationMP, MeasurementProcess, ProbabilityMP, VarianceMP
+from pennylane.ops import PauliX, PauliY, PauliZ, Prod
 from pennylane.tape import QuantumScript
 from pennylane.wires import Wires
 
@@ -75,11 +77,39 @@ def from_probabilities(mp: MeasurementProcess, probs: np.ndarray) -> Any:
         return probs
     if not isinstance(mp, ExpectationMP | VarianceMP):
         raise TypeError(f"{type(mp).__name__} cannot be computed from probabilities alone")
-    eigvals = np.asarray(mp.eigvals(), dtype=float)
+    eigvals = _eigvals(mp)
     mean = probs @ eigvals
     if isinstance(mp, ExpectationMP):
         return mean
     return probs @ eigvals**2 - mean**2
+
+
+def _eigvals(mp: MeasurementProcess) -> np.ndarray:
+    """``mp.eigvals()`` as floats; for a product of Paulis on distinct wires (a Pauli word after
+    ``split_non_commuting``) the ±1 parities PennyLane's ``Prod.eigvals`` multiplies out, exactly,
+    without expanding every factor to the product's wires."""
+    obs = mp.obs
+    if (
+        type(obs) is Prod
+        and all(type(factor) in _PAULIS for factor in obs.operands)
+        and len(obs.wires) == len(obs.operands)
+    ):
+        return _parities(len(obs.operands))
+    return np.asarray(mp.eigvals(), dtype=float)
+
+
+_PAULIS = frozenset({PauliX, PauliY, PauliZ})
+
+
+@functools.lru_cache(maxsize=32)
+def _parities(qubits: int) -> np.ndarray:
+    """``(-1) ** popcount(i)`` for ``i < 2 ** qubits``: the eigenvalues of a ``qubits``-Pauli word
+    (read-only: one array serves every caller)."""
+    values = np.ones(1)
+    for _ in range(qubits):
+        values = np.concatenate([values, -values])
+    values.flags.writeable = False
+    return values
 
 
 def measure(
