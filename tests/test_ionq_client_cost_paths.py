@@ -203,6 +203,7 @@ def reference_eigvals(mp: qml.measurements.MeasurementProcess) -> np.ndarray:
     return np.asarray(mp.eigvals(), dtype=float)
 
 
+@pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")  # overlapping Z(0) @ Z(0)
 def test_pauli_word_eigenvalues_are_pennylanes() -> None:
     rng = np.random.default_rng(3)
     labels = ["a", 3.5, -1, 0, "b", 7]
