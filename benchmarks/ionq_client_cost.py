@@ -144,13 +144,16 @@ def make_device(mode: str, server: LocalIonQServer, compiles: list[float], spent
     return dev
 
 
-def report(mode: str, step: int, n: int, wall: float, spent: dict, compiles: list, args) -> None:
-    """Print one step's line (and its breakdown)."""
+def report(
+    mode: str, step: int, n: int, wall: float, spent: dict, compiles: list, cache: object, args
+) -> None:
+    """Print one step's line (and its breakdown); ``cache`` is the device's StructureCache."""
     wait = sum(spent["wait"])
     client = wall - wait
+    hits, misses = ("-", "-") if cache is None else (cache.hits, cache.misses)
     line = (
         f"{mode:<14}{step:>5}{n:>9}{wall:>8.2f}{wait:>8.2f}{client / n * 1e3:>12.2f}"
-        f"{sum(compiles) / n * 1e3:>13.2f}"
+        f"{sum(compiles) / n * 1e3:>13.2f}{hits:>6}{misses:>7}"
     )
     if args.breakdown:
         if mode == "default.qubit":
@@ -184,7 +187,7 @@ def main() -> None:
     inputs = pnp.array(rng.uniform(0, pnp.pi, (args.batch, QUBITS)), requires_grad=False)
     header = (
         f"{'mode':<14}{'step':>5}{'circuits':>9}{'wall s':>8}{'wait s':>8}{'client ms/c':>12}"
-        f"{'compile ms/c':>13}"
+        f"{'compile ms/c':>13}{'hits':>6}{'misses':>7}"
     )
     print(header + ("".join(f"{p:>8}" for p in PARTS) if args.breakdown else ""))
     fresh_compile = preprocess.compile_circuit
@@ -212,7 +215,8 @@ def main() -> None:
                     if mode != "default.qubit"
                     else args.batch * (1 + 2 * LAYERS * QUBITS * 3)
                 )
-                report(mode, step, n, wall, spent, compiles, args)
+                cache = getattr(dev, "structure_cache", None)
+                report(mode, step, n, wall, spent, compiles, cache, args)
             preprocess.compile_circuit = fresh_compile
 
 
