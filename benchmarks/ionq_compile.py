@@ -2,10 +2,13 @@
 
 Prints one table row per circuit with, for MS (Aria) and ZZ (Forte): the two-qubit and total
 native counts of compiler v1 (``passes=("cancel",)``) and v2 (all passes, with two-qubit block
-resynthesis), the v2 compile time cold (a fresh ``compile_circuit``) and warm (a
-``StructureCache`` hit for a parameter-shifted copy of the circuit: each of the first parameters
-shifted by ±π/2), the warm circuits' counts and how many of them the template served, and whether
-every compiled unitary equals its source (to 1e-9). Columns for anchors are added when their
+resynthesis), the v2 compile time cold (a fresh ``compile_circuit``), then three training steps
+through one ``StructureCache``: each step is a parameter-shift batch (the circuit and its copies
+with each of the first five parameters shifted by ±π/2), and each next step moves those five
+parameters a little. ``step1`` is the first step's mean ms per circuit (fresh compiles and the
+template build included), ``warm`` the third's (best of five timings of it), with its last
+circuit's counts and how many of its circuits the cache served without compiling; ``ok`` says
+whether every compiled unitary equals its source (to 1e-9). Columns for anchors are added when their
 environments exist (``bash benchmarks/setup_anchor_envs.sh``):
 
 - TKET (``--tket-python``, default ``/work/bench-envs/tket/bin/python``): pytket's
@@ -245,16 +248,14 @@ def ours(ops: list, entangler: str, warm: bool) -> dict:
             result["ok"] &= all(
                 exact(n, qml.tape.QuantumScript(c)) for n, c in zip(natives, batch, strict=True)
             )
-        for _ in range(
-            WARM_REPEATS
-        ):  # the warm step again: the best of a few, the machine is noisy
+        result["hits"] = f"{cache.hits - hits}/{len(batch)}"
+        for _ in range(WARM_REPEATS):  # the warm step again: the best of a few (a noisy machine)
             start = time.perf_counter()
             for circuit in batch:
                 cache.compile(circuit, entangler)
             means.append(min(means[-1], (time.perf_counter() - start) / len(batch)))
         result["first_s"], result["warm_s"] = means[0], means[-1]
         result["warm"] = natives[-1].gate_counts()
-        result["hits"] = f"{cache.hits - hits}/{len(batch)}"
     return result
 
 

@@ -42,6 +42,7 @@ from pennylane_qstore.ionq.compile_checks import PASSES, check_entangler, check_
 from pennylane_qstore.ionq.compiler import compile_circuit, compile_operations
 from pennylane_qstore.ionq.frames import parametric_operations
 from pennylane_qstore.ionq.native import NativeCircuit, NativeGate
+from pennylane_qstore.ionq.slopes import grouped_slopes
 from pennylane_qstore.ionq.structure_key import (
     flat_parameters,
     fully_keyed,
@@ -256,14 +257,21 @@ def _template(operations, values, variables, rewrite, how, rng, bar) -> Template
         )
     if _two_qubit(base.gates) > bar:
         return _WORSE
-    slopes = np.zeros((len(at_point), variables.size))
-    for column, j in enumerate(variables):
-        shifted = point.copy()
-        shifted[j] += STEP
-        _, other_skeleton, there = _structure_compile(operations, shifted, rewrite, how)
-        if other_skeleton != skeleton:
-            return None
-        slopes[:, column] = wrapped_turns(there - at_point) / STEP
+
+    def numbers_at(values: np.ndarray) -> tuple[tuple, np.ndarray]:
+        return _structure_compile(operations, values, rewrite, how)[1:]
+
+    owners = parameter_owners(operations)
+    slopes = grouped_slopes(operations, point, variables, owners, base, at_point, numbers_at, STEP)
+    if slopes is None:  # each parameter alone
+        slopes = np.zeros((len(at_point), variables.size))
+        for column, j in enumerate(variables):
+            shifted = point.copy()
+            shifted[j] += STEP
+            other_skeleton, there = numbers_at(shifted)
+            if other_skeleton != skeleton:
+                return None
+            slopes[:, column] = wrapped_turns(there - at_point) / STEP
     check = point.copy()
     check[variables] += rng.uniform(-2 * JITTER, 2 * JITTER, variables.size)
     _, check_skeleton, expected = _structure_compile(operations, check, rewrite, how)
