@@ -76,9 +76,9 @@ class _Structure:
     """Whether the key and the parameters name one circuit (else every compile is fresh)."""
     varied: np.ndarray
     """Per parameter: seen to differ from the reference."""
-    template: Template | None = None
-    mask: np.ndarray | None = None
-    """Per parameter: variable in the template (the others are the reference's)."""
+    served: tuple[Template, np.ndarray] | None = None
+    """The template and, per parameter, whether it is variable there (the others are the
+    reference's); one attribute, so that another thread never sees a template with another mask."""
     fresh: int = 0
     """Fresh compiles since the last template attempt."""
     patience: int = 1
@@ -132,10 +132,10 @@ class StructureCache:
         if entry.cacheable and not changed.any():
             self.hits += 1
             return entry.first
-        covered = entry.template is not None and not (changed & ~entry.mask).any()
-        if covered and np.all(np.isfinite(values)):
+        served = entry.served
+        if served is not None and not (changed & ~served[1]).any() and np.isfinite(values).all():
             self.hits += 1
-            return substitute(entry.template, values[entry.mask], labels, entangler)
+            return substitute(served[0], values[served[1]], labels, entangler)
         return self._learn(entry, operations, values, changed, entangler, max_qubits, passes)
 
     def _first(self, key, operations, values, entangler, labels, max_qubits, passes):
@@ -147,10 +147,8 @@ class StructureCache:
         )
         if values.size and entry.cacheable:
             everything = np.ones(values.shape, dtype=bool)
-            entry.template = _build(
-                operations, values, everything, entangler, labels, passes, fresh
-            )
-            entry.mask = everything if entry.template is not None else None
+            template = _build(operations, values, everything, entangler, labels, passes, fresh)
+            entry.served = None if template is None else (template, everything)
         if len(self._structures) >= self.max_structures:
             self._structures.pop(next(iter(self._structures)))
         self._structures[key] = entry
@@ -170,7 +168,7 @@ class StructureCache:
             if template is None:
                 entry.patience *= 2
             else:
-                entry.template, entry.mask = template, mask
+                entry.served = (template, mask)
         return fresh
 
 
