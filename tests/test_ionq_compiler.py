@@ -234,6 +234,16 @@ def test_json_is_exact_ionq_native_format_and_round_trips():
     assert zz == [{"gate": "zz", "targets": [0, 1], "angle": pytest.approx(0.2 / (2 * np.pi))}]
 
 
+def test_json_of_native_operations_with_tensor_parameters():
+    # the compiler's operations hold floats; a tape built by hand may hold NumPy or torch scalars
+    torch = pytest.importorskip("torch")
+    native = compile_circuit([qml.Hadamard(0), qml.CNOT([0, 1]), qml.IsingXX(0.7, [1, 2])], "ms")
+    expected = circuit_json(native.operations(), native.wires)
+    for convert in (np.float64, qml.numpy.tensor, lambda x: torch.tensor(x, dtype=torch.float64)):
+        ops = [type(op)(*map(convert, op.data), wires=op.wires) for op in native.operations()]
+        assert circuit_json(ops, native.wires) == expected
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [

@@ -187,8 +187,10 @@ def circuit_json(operations: Iterable[Operator], wire_order: Sequence) -> dict:
     index = {w: i for i, w in enumerate(wire_order)}
     circuit = []
     for op in operations:
-        qubits = tuple(index[w] for w in op.wires)
-        data = [float(qml.math.unwrap(d)) for d in op.data]
+        qubits = tuple(index[w] for w in op.wires.labels)
+        data = op.data  # plain floats as compiled; tensors (a tape built by hand) are unwrapped
+        if not all(type(d) is float for d in data):
+            data = [float(qml.math.unwrap(d)) for d in data]
         if isinstance(op, GPI | GPI2):
             gate = NativeGate(op.name.lower(), qubits, (data[0],))
         elif isinstance(op, MS):
