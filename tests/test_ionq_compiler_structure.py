@@ -359,3 +359,45 @@ def test_a_zero_initialised_layer_around_an_oracle_is_served_from_its_second_ste
         w = w - 0.3 * qml.grad(circuit)(w)
         per_step.append((cache.hits - hits, cache.misses - misses))
     assert per_step == [(0, 11), (11, 0), (11, 0)]  # forward + 2 x 4 shifts + CRX's 4-term rule
+
+
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_a_learnt_template_never_has_more_two_qubit_gates_than_the_users_passes(entangler):
+    # CNOT·RZ·CNOT is one interaction after resynthesis; a template without resynthesis has two,
+    # and was once accepted against a bar compiled without resynthesis too
+    cache = StructureCache()
+    for x in (0.3, 0.3 + np.pi / 2, 0.3 - np.pi / 2, 0.7, 1.1, 2.0, 0.0, -2.5, 0.9):
+        ops = [qml.CNOT([0, 1]), qml.RZ(x, 1), qml.CNOT([0, 1])]
+        assert_same_as_fresh(cache.compile(ops, entangler), ops, entangler)
+
+
+@pytest.mark.parametrize("entangler", ENTANGLERS)
+def test_far_parameters_stay_exact(entangler):
+    # the slopes are measured: whole 4π periods are taken out of rotations, and a parameter
+    # farther than REACH from the template point (U2's φ here) is compiled afresh
+    cache = StructureCache()
+
+    def ops(p):
+        return [
+            qml.RX(p[0], 0),
+            qml.Rot(*p[1:4], 1),
+            qml.IsingXX(p[4], [0, 1]),
+            qml.U2(p[5], 0.3, 0),
+        ]
+
+    for p in (np.linspace(0.1, 0.6, 6), 0.4 + np.array([1e3, -1e5, 1e7, 3e3, -7e4, 0])):
+        assert_same_as_fresh(cache.compile(ops(p), entangler), ops(p), entangler)
+    assert cache.hits == 1  # the far rotations wrap into the template's reach
+    far = ops(0.4 + np.array([0, 0, 0, 0, 0, 1e3]))
+    assert_same_as_fresh(cache.compile(far, entangler), far, entangler)
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_bad_items_and_iterable_wires():
+    cache = StructureCache()
+    with pytest.raises(TypeError, match="contains the measurement"):
+        cache.compile([qml.RX(0.3, 0), qml.expval(qml.Z(0))], "ms")
+    ops = [qml.RX(0.3, 0), qml.CNOT([0, 1]), qml.RY(0.2, 2)]
+    native = cache.compile(ops, "ms", wires=(w for w in (2, 1, 0)))  # a generator, read once
+    assert native.wires == (2, 1, 0)
+    assert_same_as_fresh(native, ops, "ms")

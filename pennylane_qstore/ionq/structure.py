@@ -38,7 +38,12 @@ import numpy as np
 from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
 
-from pennylane_qstore.ionq.compile_checks import PASSES, check_entangler, check_passes
+from pennylane_qstore.ionq.compile_checks import (
+    PASSES,
+    check_entangler,
+    check_operations,
+    check_passes,
+)
 from pennylane_qstore.ionq.compiler import compile_circuit, compile_operations
 from pennylane_qstore.ionq.frames import parametric_operations
 from pennylane_qstore.ionq.native import NativeCircuit, NativeGate
@@ -47,6 +52,7 @@ from pennylane_qstore.ionq.structure_key import (
     flat_parameters,
     fully_keyed,
     parameter_owners,
+    periodic_parameters,
     with_parameters,
 )
 from pennylane_qstore.ionq.substitution import Template, make_template, substitute, wrapped_turns
@@ -61,6 +67,10 @@ STEP = 1e-3
 """Finite-difference step (radians) for the slopes (exact for affine values up to rounding)."""
 JITTER = 0.01
 """The template point is this close to the circuit's parameters (off special values)."""
+REACH = 8 * np.pi
+"""Radians a parameter may be from the template point (after taking out whole 4π periods where
+its operation has them): the slopes are measured, so the error grows with the distance
+(about 1e-11 per radian), and farther circuits are compiled afresh."""
 
 
 @dataclass
@@ -76,9 +86,10 @@ class _Structure:
     """Whether the key and the parameters name one circuit (else every compile is fresh)."""
     varied: np.ndarray
     """Per parameter: seen to differ from the reference."""
-    served: tuple[Template, np.ndarray] | None = None
-    """The template and, per parameter, whether it is variable there (the others are the
-    reference's); one attribute, so that another thread never sees a template with another mask."""
+    served: tuple[Template, np.ndarray, np.ndarray] | None = None
+    """The template; per parameter, whether it is variable there (the others are the
+    reference's); per variable, whether it has a 4π period. One attribute, so that another thread
+    never sees a template with another mask."""
     fresh: int = 0
     """Fresh compiles since the last template attempt."""
     patience: int = 1
@@ -111,14 +122,21 @@ class StructureCache:
         """Return the native circuit, from the structure's template when it has one.
 
         Same arguments, checks and contract as
-        :func:`~pennylane_qstore.ionq.compiler.compile_circuit` (the gates may differ from a fresh
-        compile, the unitary does not, and the two-qubit gates are never more).
+        :func:`~pennylane_qstore.ionq.compiler.compile_circuit`. The gates may differ from a fresh
+        compile, the unitary does not; the two-qubit gates are never more than a fresh compile's
+        at generic values of the parameters the template varies (at a special value of one, such
+        as ``RX(0)``, a fresh compile may drop gates the template keeps).
         """
         check_entangler(entangler)
         passes = check_passes(passes)
         operations = list(circuit.operations if isinstance(circuit, QuantumScript) else circuit)
-        values, key = flat_parameters(operations)
-        full_key = (entangler, None if wires is None else tuple(wires), passes, tuple(key))
+        wires = None if wires is None else tuple(wires)
+        try:
+            values, key = flat_parameters(operations)
+        except AttributeError:  # not an operation (a measurement in the list): the clear error
+            check_operations(operations)
+            raise
+        full_key = (entangler, wires, passes, tuple(key))
         entry = self._structures.get(full_key)
         if entry is None:  # the wires of the operations are part of the key: labels are too
             labels = tuple(
@@ -134,8 +152,14 @@ class StructureCache:
             return entry.first
         served = entry.served
         if served is not None and not (changed & ~served[1]).any() and np.isfinite(values).all():
-            self.hits += 1
-            return substitute(served[0], values[served[1]], labels, entangler)
+            template, mask, periodic = served
+            delta = values[mask] - template.point
+            delta[periodic] = (delta[periodic] + 2 * np.pi) % (4 * np.pi) - 2 * np.pi
+            if np.max(np.abs(delta), initial=0.0) <= REACH:
+                self.hits += 1
+                return substitute(template, template.point + delta, labels, entangler)
+            self.misses += 1
+            return compile_circuit(operations, entangler, labels, max_qubits, passes)
         return self._learn(entry, operations, values, changed, entangler, max_qubits, passes)
 
     def _first(self, key, operations, values, entangler, labels, max_qubits, passes):
@@ -148,7 +172,7 @@ class StructureCache:
         if values.size and entry.cacheable:
             everything = np.ones(values.shape, dtype=bool)
             template = _build(operations, values, everything, entangler, labels, passes, fresh)
-            entry.served = None if template is None else (template, everything)
+            entry.served = _served(template, everything, operations)
         if len(self._structures) >= self.max_structures:
             self._structures.pop(next(iter(self._structures)))
         self._structures[key] = entry
@@ -168,8 +192,12 @@ class StructureCache:
             if template is None:
                 entry.patience *= 2
             else:
-                entry.served = (template, mask)
+                entry.served = _served(template, mask, operations)
         return fresh
+
+
+def _served(template: Template | None, mask: np.ndarray, operations) -> tuple | None:
+    return None if template is None else (template, mask, periodic_parameters(operations)[mask])
 
 
 def _build(operations, values, mask, entangler, labels, passes, fresh) -> Template | None:
@@ -188,7 +216,7 @@ def _build(operations, values, mask, entangler, labels, passes, fresh) -> Templa
         for _ in range(ATTEMPTS):  # a random point may sit where an angle changes branch
             try:
                 how = (entangler, labels, attempt_passes)
-                template = _template(operations, values, variables, rewrite, how, rng, bar)
+                template = _template(operations, values, variables, rewrite, how, rng, bar, passes)
             except (
                 ValueError,
                 ArithmeticError,
@@ -241,15 +269,18 @@ _WORSE = object()
 """What :func:`_template` returns for a template with more two-qubit gates than allowed."""
 
 
-def _template(operations, values, variables, rewrite, how, rng, bar) -> Template | object | None:
+def _template(
+    operations, values, variables, rewrite, how, rng, bar, passes
+) -> Template | object | None:
     """Build and check a template at a random point; ``None`` if it does not reproduce, and
     ``_WORSE`` (after one compile) if it has more two-qubit gates than ``bar`` or, when that is
-    ``None``, than a fresh compile at the point."""
+    ``None``, than a fresh compile at the point with the user's ``passes`` (also when ``how``
+    tries the template without resynthesis)."""
     point = values.copy()
     point[variables] += rng.uniform(-JITTER, JITTER, variables.size)
     base, skeleton, at_point = _structure_compile(operations, point, rewrite, how)
     if bar is None:
-        entangler, labels, passes = how
+        entangler, labels, _ = how
         bar = _two_qubit(
             compile_operations(with_parameters(operations, point), entangler, labels, passes).gates
         )
@@ -273,8 +304,9 @@ def _template(operations, values, variables, rewrite, how, rng, bar) -> Template
     check = point.copy()
     check[variables] += rng.uniform(-2 * JITTER, 2 * JITTER, variables.size)
     _, check_skeleton, expected = _structure_compile(operations, check, rewrite, how)
+    if check_skeleton != skeleton:  # another branch: the caller tries another point
+        return None
     predicted = at_point + slopes @ (check - point)[variables]
-    error = np.max(np.abs(wrapped_turns(predicted - expected)), initial=0)
-    if check_skeleton != skeleton or error > MATCH_ATOL:
+    if np.max(np.abs(wrapped_turns(predicted - expected)), initial=0) > MATCH_ATOL:
         return None
     return make_template(base.gates, base.output_qubits, point[variables], at_point, slopes)

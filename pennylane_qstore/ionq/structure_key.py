@@ -163,3 +163,17 @@ def parameter_owners(operations: Sequence[Operator]) -> np.ndarray:
         if data is not None:
             owners.extend([k] * sum(d.size for d in data))
     return np.array(owners, dtype=int)
+
+
+_PERIODIC = (qml.RX, qml.RY, qml.RZ, qml.Rot, qml.PhaseShift, qml.U1, qml.CRX, qml.CRY, qml.CRZ)
+_PERIODIC += (qml.ControlledPhaseShift, qml.IsingXX, qml.IsingYY, qml.IsingZZ, qml.MultiRZ)
+_PERIODIC += (qml.PauliRot,)
+"""Operations that are ``exp(-iθG/2)`` with ``G`` of eigenvalues ±1, or phase shifts: the same
+operator at ``θ + 4π`` in every parameter."""
+
+
+def periodic_parameters(operations: Sequence[Operator]) -> np.ndarray:
+    """Return, per parameter, whether moving it by 4π leaves its operation unchanged."""
+    owners = parameter_owners(operations)
+    kinds = np.array([type(op) in _PERIODIC for op in operations], dtype=bool)
+    return kinds[owners] if owners.size else np.zeros(0, dtype=bool)
