@@ -208,7 +208,8 @@ def _build(operations, values, mask, entangler, labels, passes, fresh) -> Templa
     the variables at generic ones: a circuit's own special values must not refuse a template).
     """
     rewrite = np.zeros(len(operations), dtype=bool)
-    rewrite[parameter_owners(operations)[mask]] = True
+    owners = parameter_owners(operations)
+    rewrite[owners[mask]] = True
     variables = np.flatnonzero(mask)
     rng = np.random.default_rng(len(values))
     bar = None if fresh is None else _two_qubit(fresh.gates)
@@ -216,7 +217,9 @@ def _build(operations, values, mask, entangler, labels, passes, fresh) -> Templa
         for _ in range(ATTEMPTS):  # a random point may sit where an angle changes branch
             try:
                 how = (entangler, labels, attempt_passes)
-                template = _template(operations, values, variables, rewrite, how, rng, bar, passes)
+                template = _template(
+                    operations, values, (variables, owners), rewrite, how, rng, bar, passes
+                )
             except (
                 ValueError,
                 ArithmeticError,
@@ -270,12 +273,14 @@ _WORSE = object()
 
 
 def _template(
-    operations, values, variables, rewrite, how, rng, bar, passes
+    operations, values, parameters, rewrite, how, rng, bar, passes
 ) -> Template | object | None:
     """Build and check a template at a random point; ``None`` if it does not reproduce, and
     ``_WORSE`` (after one compile) if it has more two-qubit gates than ``bar`` or, when that is
     ``None``, than a fresh compile at the point with the user's ``passes`` (also when ``how``
-    tries the template without resynthesis)."""
+    tries the template without resynthesis). ``parameters`` is the variables' indices and, per
+    parameter, the index of its operation."""
+    variables, owners = parameters
     point = values.copy()
     point[variables] += rng.uniform(-JITTER, JITTER, variables.size)
     base, skeleton, at_point = _structure_compile(operations, point, rewrite, how)
@@ -290,7 +295,6 @@ def _template(
     def numbers_at(values: np.ndarray) -> tuple[tuple, np.ndarray]:
         return _structure_compile(operations, values, rewrite, how)[1:]
 
-    owners = parameter_owners(operations)
     slopes = grouped_slopes(operations, point, variables, owners, base, at_point, numbers_at, STEP)
     if slopes is None:  # each parameter alone
         slopes = np.zeros((len(at_point), variables.size))
